@@ -1,0 +1,23 @@
+# nightjar worker/scheduler image. Build: docker build -t nightjar .
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json ./
+COPY bin ./bin
+COPY tsconfig.json tsconfig.build.json ./
+COPY core ./core
+COPY connectors ./connectors
+COPY workers ./workers
+COPY cli ./cli
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app /app
+COPY jobs ./jobs
+COPY mappings ./mappings
+COPY schemas ./schemas
+USER node
+ENTRYPOINT ["node", "bin/nightjar.js"]
+CMD ["worker"]

@@ -1,0 +1,133 @@
+/**
+ * `npm run bench`: a 1M-row legacy CSV through a real worker into a typed PostgreSQL table, timed next
+ * to `psql \copy` of the same rows into the same table; plus the mapping engine alone.
+ * Environment: BENCH_ROWS (default 1000000), BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test),
+ * REDIS_URL (default redis://127.0.0.1:6379).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import knexFactory from 'knex';
+import { Redis } from 'ioredis';
+import { loadJob } from '../core/config/load-job.js';
+import { createBatchQueue } from '../workers/queue.js';
+import { enqueueJob, waitForBatches } from '../cli/commands/run.js';
+import { generateLegacyCsv } from './generate.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const WORK = path.join(ROOT, '.bench');
+const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const SCHEMA = 'nightjar_bench';
+const TABLE = 'bench_transactions';
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  await mkdir(path.join(WORK, 'in'), { recursive: true });
+  await mkdir(path.join(WORK, 'jobs'), { recursive: true });
+  const csv = path.join(WORK, 'in', `legacy-${ROWS}.csv`);
+  if (!existsSync(csv)) {
+    process.stdout.write(`generating ${fmt(ROWS)} legacy rows → ${path.relative(ROOT, csv)}\n`);
+    await generateLegacyCsv(csv, ROWS);
+  }
+  const bytes = (await stat(csv)).size;
+
+  const admin = knexFactory({ client: 'pg', connection: PG, pool: { min: 0, max: 1 } });
+  await admin.raw(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+  await admin.raw(`CREATE SCHEMA ${SCHEMA}`);
+  const url = `${PG}?options=${encodeURIComponent(`-c search_path=${SCHEMA}`)}`;
+
+  const jobFile = path.join(WORK, 'jobs', 'bench-legacy.json');
+  await writeFile(
+    jobFile,
+    JSON.stringify(
+      {
+        name: 'bench-legacy',
+        source: { connector: 'local', dir: path.join(WORK, 'in'), pattern: path.basename(csv) },
+        format: { parser: 'csv', header: true },
+        mapping: path.join(ROOT, 'bench/bench.mapping.json'),
+        target: { connection: '${BENCH_PG_URL_SCHEMA}', table: TABLE, mode: 'append' },
+        policy: { attempts: 1 },
+      },
+      null,
+      2,
+    ),
+  );
+  const job = await loadJob(jobFile);
+  const prefix = `nj-bench-${randomBytes(4).toString('hex')}`;
+  const env = { ...process.env, BENCH_PG_URL_SCHEMA: url, REDIS_URL: REDIS, NIGHTJAR_QUEUE_PREFIX: prefix, NIGHTJAR_LOG_LEVEL: 'warn' };
+
+  // A real worker process, so its peak RSS is its own.
+  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), '--jobs', path.join(WORK, 'jobs'), 'worker'], {
+    env,
+    stdio: ['ignore', 'inherit', 'pipe'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    worker.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('worker ready')) resolve();
+    });
+    worker.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)));
+  });
+
+  process.env.BENCH_PG_URL_SCHEMA = url;
+  const redis = new Redis(REDIS, { maxRetriesPerRequest: null });
+  const queue = createBatchQueue(redis, prefix);
+  const t0 = process.hrtime.bigint();
+  const batches = await enqueueJob(queue, job, {});
+  const [outcome] = await waitForBatches(redis, prefix, queue, job, batches);
+  const nightjarSec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const status = await readFile(`/proc/${worker.pid}/status`, 'utf8').catch(() => '');
+  const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  worker.kill('SIGTERM');
+  await queue.obliterate({ force: true }).catch(() => {});
+  await queue.close();
+  redis.disconnect();
+  if (!outcome || outcome.status !== 'published') throw new Error(`bench batch did not publish: ${JSON.stringify(outcome)}`);
+
+  // psql \copy of the same (already typed) rows into the same table, indexes and all.
+  const dump = path.join(WORK, 'mapped.tsv');
+  const psql = (cmd: string): void => {
+    const r = spawnSync('psql', [PG, '-v', 'ON_ERROR_STOP=1', '-qc', cmd], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  };
+  psql(`\\copy ${SCHEMA}.${TABLE} TO '${dump}'`);
+  await admin.raw(`TRUNCATE ${SCHEMA}.${TABLE}`);
+  const t1 = process.hrtime.bigint();
+  psql(`\\copy ${SCHEMA}.${TABLE} FROM '${dump}'`);
+  const copySec = Number(process.hrtime.bigint() - t1) / 1e9;
+  await rm(dump, { force: true });
+  await admin.raw(`DROP SCHEMA ${SCHEMA} CASCADE`);
+  await admin.destroy();
+
+  const rowsRead = outcome.rowsRead;
+  const njRate = rowsRead / nightjarSec;
+  const copyRate = outcome.rowsLoaded / copySec;
+  const lines = [
+    `input                ${fmt(rowsRead)} rows, ${(bytes / 1048576).toFixed(1)} MiB (loaded ${fmt(outcome.rowsLoaded)}, rejected ${fmt(outcome.rowsRejected)})`,
+    `nightjar worker      ${nightjarSec.toFixed(2)} s   ${fmt(njRate)} rows/s   (parse → validate → map → COPY, enqueue to publish)`,
+    `psql \\copy           ${copySec.toFixed(2)} s   ${fmt(copyRate)} rows/s   (pre-typed rows, same table)`,
+    `ratio                ${((njRate / copyRate) * 100).toFixed(1)} % of \\copy`,
+    `worker peak RSS      ${(peakKb / 1024).toFixed(0)} MiB`,
+  ];
+  process.stdout.write(`\n== end-to-end load ==\n${lines.join('\n')}\n`);
+
+  const mappingBench = path.join(ROOT, 'bench/mapping.bench.ts');
+  if (existsSync(mappingBench)) {
+    const { runMappingBench } = (await import('./mapping.bench.js')) as {
+      runMappingBench: () => Promise<{ name: string; recordsPerSecond: number; lines: string[] }>;
+    };
+    const r = await runMappingBench();
+    process.stdout.write(`\n== ${r.name} ==\n${r.lines.join('\n')}\n`);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});

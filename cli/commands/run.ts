@@ -1,0 +1,197 @@
+/** `nightjar run <job>`: enqueue one batch per ready input (or `--file`), optionally wait for the outcome. */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { QueueEvents, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { findJob, type JobDefinition } from '../../core/config/load-job.js';
+import { NightjarError } from '../../core/errors.js';
+import { SinkPool } from '../../core/pipeline/job-runtime.js';
+import type { BatchSummary } from '../../core/pipeline/run-batch.js';
+import { getSource } from '../../connectors/registry.js';
+import type { BatchCounts, InputRef } from '../../connectors/contracts.js';
+import { createBatchWorker } from '../../workers/batch.worker.js';
+import { BATCH_QUEUE, batchIdFor, createBatchQueue, enqueueBatch, type BatchJobData } from '../../workers/queue.js';
+import { cliLogger, connectRedis, jobsDir, type GlobalOptions } from '../context.js';
+
+export interface BatchOutcome {
+  batchId: string;
+  input: string;
+  status: 'published' | 'skipped' | 'dead' | 'failed' | 'queued';
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  rowsFiltered: number;
+  error?: string;
+  duplicateOf?: string;
+}
+
+export interface Enqueued {
+  batchId: string;
+  input: string;
+}
+
+/** Inputs of a job: the one `--file`, or every ready input of its source. */
+export async function inputsFor(job: JobDefinition, file?: string): Promise<{ refs: InputRef[]; inputDir?: string }> {
+  if (file) {
+    const abs = path.resolve(file);
+    let st;
+    try {
+      st = await stat(abs);
+    } catch {
+      throw new NightjarError('INPUT_NOT_FOUND', `--file ${file}: no such file`);
+    }
+    if (!st.isFile()) throw new NightjarError('INPUT_UNSAFE', `--file ${file}: not a regular file`);
+    return { refs: [{ name: path.basename(abs), size: st.size, modifiedAt: st.mtime }], inputDir: path.dirname(abs) };
+  }
+  const def = await getSource(job.source.connector);
+  const source = def.create(job.source, { baseDir: job.baseDir });
+  try {
+    return { refs: await source.list() };
+  } finally {
+    await source.close();
+  }
+}
+
+export async function enqueueJob(
+  queue: Queue<BatchJobData>,
+  job: JobDefinition,
+  opts: { file?: string; force?: boolean; requestedBy?: BatchJobData['requestedBy'] },
+): Promise<Enqueued[]> {
+  const { refs, inputDir } = await inputsFor(job, opts.file);
+  const out: Enqueued[] = [];
+  for (const ref of refs) {
+    const batchId = batchIdFor(job.name, ref, opts.force);
+    await enqueueBatch(queue, job, {
+      batchId,
+      input: ref.name,
+      ...(inputDir ? { inputDir } : {}),
+      force: opts.force ?? false,
+      rerun: false,
+      requestedBy: opts.requestedBy ?? 'cli',
+    });
+    out.push({ batchId, input: ref.name });
+  }
+  return out;
+}
+
+/** Waits for each batch to finish (through retries) and reads its outcome from the ledger. */
+export async function waitForBatches(
+  redis: Redis,
+  prefix: string,
+  queue: Queue<BatchJobData>,
+  job: JobDefinition,
+  batches: readonly Enqueued[],
+  onProgress?: (batchId: string, counts: BatchCounts) => void,
+): Promise<BatchOutcome[]> {
+  const events = new QueueEvents(BATCH_QUEUE, { connection: redis.duplicate(), prefix });
+  const sinks = new SinkPool();
+  try {
+    await events.waitUntilReady();
+    const ids = new Set(batches.map((b) => b.batchId));
+    if (onProgress) {
+      events.on('progress', ({ jobId, data }) => {
+        if (ids.has(jobId)) onProgress(jobId, data as unknown as BatchCounts);
+      });
+    }
+    const outcomes: BatchOutcome[] = [];
+    for (const b of batches) {
+      const bullJob = await queue.getJob(b.batchId);
+      let error: string | undefined;
+      let summary: BatchSummary | undefined;
+      if (bullJob) {
+        try {
+          summary = (await bullJob.waitUntilFinished(events)) as BatchSummary;
+        } catch (err) {
+          error = (err as Error).message;
+        }
+      }
+      const ledger = (await sinks.get(job)).ledger;
+      const rec = await ledger.get(b.batchId).catch(() => undefined);
+      const status: BatchOutcome['status'] = rec?.status === 'published' || rec?.status === 'skipped' || rec?.status === 'dead'
+        ? rec.status
+        : error
+          ? 'failed'
+          : (summary?.status ?? 'queued');
+      outcomes.push({
+        batchId: b.batchId,
+        input: b.input,
+        status,
+        rowsRead: rec?.rowsRead ?? summary?.rowsRead ?? 0,
+        rowsLoaded: rec?.rowsLoaded ?? summary?.rowsLoaded ?? 0,
+        rowsRejected: rec?.rowsRejected ?? summary?.rowsRejected ?? 0,
+        rowsFiltered: rec?.rowsFiltered ?? summary?.rowsFiltered ?? 0,
+        ...(error || rec?.error ? { error: rec?.error ?? error } : {}),
+        ...(summary?.duplicateOf ? { duplicateOf: summary.duplicateOf } : {}),
+      });
+    }
+    return outcomes;
+  } finally {
+    await events.close();
+    await sinks.close();
+  }
+}
+
+export function describeOutcome(o: BatchOutcome): string {
+  const counts = `read ${o.rowsRead}, loaded ${o.rowsLoaded}, rejected ${o.rowsRejected}${o.rowsFiltered ? `, filtered ${o.rowsFiltered}` : ''}`;
+  switch (o.status) {
+    case 'published':
+      return `✔ ${o.input}: published batch ${o.batchId} — ${counts}`;
+    case 'skipped':
+      return `↷ ${o.input}: skipped batch ${o.batchId} — ${o.error ?? 'already loaded'}`;
+    default:
+      return `✘ ${o.input}: batch ${o.batchId} ${o.status} — ${o.error ?? 'unknown error'}\n  re-run it with: npx nightjar rerun ${o.batchId}`;
+  }
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('enqueue one batch per ready input of a job (or the given --file)')
+    .argument('<job>', 'job name (in the jobs folder) or path to a job file')
+    .option('--file <path>', 'load this file instead of listing the job’s source')
+    .option('--force', 'load even if the same content was loaded before (makes a new batch)', false)
+    .option('--wait', 'wait for the batches to finish, showing progress and the summary', false)
+    .option('--with-worker', 'run a worker in this process while waiting (implies --wait)', false)
+    .option('--json', 'print one JSON object per batch: {"batchId","status","rowsRead","rowsLoaded","rowsRejected"}', false)
+    .action(async (name: string, opts: { file?: string; force: boolean; wait: boolean; withWorker: boolean; json: boolean }, cmd: Command) => {
+      const global = cmd.optsWithGlobals<GlobalOptions>();
+      const job = await findJob(name, jobsDir(global));
+      const { redis, prefix } = await connectRedis();
+      const queue = createBatchQueue(redis, prefix);
+      const logger = cliLogger();
+      const worker = opts.withWorker ? await createBatchWorker({ jobs: [job], connection: redis.duplicate(), prefix, logger }) : undefined;
+      try {
+        const batches = await enqueueJob(queue, job, { ...(opts.file ? { file: opts.file } : {}), force: opts.force });
+        if (batches.length === 0) {
+          if (opts.json) process.stdout.write('');
+          else process.stdout.write(`no inputs ready for job ${job.name}\n`);
+          return;
+        }
+        if (!(opts.wait || opts.withWorker)) {
+          for (const b of batches) {
+            process.stdout.write(opts.json ? `${JSON.stringify({ batchId: b.batchId, status: 'queued', input: b.input })}\n` : `enqueued ${b.batchId} (${b.input})\n`);
+          }
+          return;
+        }
+        if (!worker && (await queue.getWorkersCount()) === 0 && !opts.json) {
+          process.stderr.write('note: no worker is connected yet; start one with `npx nightjar worker` (waiting…)\n');
+        }
+        const outcomes = await waitForBatches(redis, prefix, queue, job, batches, opts.json ? undefined : (id, c) => {
+          process.stderr.write(`  … ${id}: read ${c.rowsRead}, loaded ${c.rowsLoaded}, rejected ${c.rowsRejected}\n`);
+        });
+        for (const o of outcomes) {
+          process.stdout.write(
+            opts.json
+              ? `${JSON.stringify({ batchId: o.batchId, status: o.status, rowsRead: o.rowsRead, rowsLoaded: o.rowsLoaded, rowsRejected: o.rowsRejected })}\n`
+              : `${describeOutcome(o)}\n`,
+          );
+        }
+        if (outcomes.some((o) => o.status !== 'published' && o.status !== 'skipped')) process.exitCode = 1;
+      } finally {
+        await worker?.close();
+        await queue.close();
+        redis.disconnect();
+      }
+    });
+}

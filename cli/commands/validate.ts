@@ -1,0 +1,64 @@
+/** `nightjar validate`: every job file and every mapping, with file + JSON pointer for each problem. */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { listJobFiles, loadJob } from '../../core/config/load-job.js';
+import { loadJobMapping } from '../../core/pipeline/job-runtime.js';
+import { loadMapping } from '../../core/mapping/load-mapping.js';
+import { jobsDir, type GlobalOptions } from '../context.js';
+
+async function mappingFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    let entries;
+    try {
+      entries = await readdir(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const full = path.join(d, e.name);
+      if (e.isDirectory() && e.name !== 'lookups') await walk(full);
+      else if (e.isFile() && e.name.endsWith('.mapping.json')) out.push(full);
+    }
+  };
+  await walk(dir);
+  return out.sort();
+}
+
+export async function validateAll(jobs: string, mappings: string): Promise<{ ok: string[]; problems: string[] }> {
+  const ok: string[] = [];
+  const problems: string[] = [];
+  for (const f of await listJobFiles(jobs)) {
+    try {
+      const job = await loadJob(f);
+      await loadJobMapping(job);
+      ok.push(path.relative(process.cwd(), f));
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  for (const f of await mappingFiles(mappings)) {
+    try {
+      await loadMapping(f);
+      ok.push(path.relative(process.cwd(), f));
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  return { ok, problems: [...new Set(problems)] };
+}
+
+export function registerValidateCommand(program: Command): void {
+  program
+    .command('validate')
+    .description('check every job file and mapping (and the lookups they use); exit 1 on any problem')
+    .option('--mappings <dir>', 'mappings folder', 'mappings')
+    .action(async (opts: { mappings: string }, cmd: Command) => {
+      const { ok, problems } = await validateAll(jobsDir(cmd.optsWithGlobals<GlobalOptions>()), path.resolve(opts.mappings));
+      for (const f of ok) process.stdout.write(`ok      ${f}\n`);
+      for (const p of problems) process.stderr.write(`invalid ${p}\n`);
+      process.stdout.write(`${ok.length} valid, ${problems.length} invalid\n`);
+      if (problems.length > 0) process.exitCode = 1;
+    });
+}

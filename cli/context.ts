@@ -1,0 +1,75 @@
+/** What every command shares: where the jobs are, the logger, Redis, output helpers. */
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { listJobFiles, loadJob, type JobDefinition } from '../core/config/load-job.js';
+import { NightjarError } from '../core/errors.js';
+import { createLogger, type Logger } from '../core/logger.js';
+import { queueSettings, redisConnection } from '../workers/queue.js';
+
+export interface GlobalOptions {
+  jobs: string;
+}
+
+export function jobsDir(opts: GlobalOptions): string {
+  return path.resolve(opts.jobs);
+}
+
+let logger: Logger | undefined;
+export function cliLogger(): Logger {
+  logger ??= createLogger();
+  return logger;
+}
+
+/** Loads every job file, collecting all errors before failing. */
+export async function loadAllJobs(dir: string): Promise<JobDefinition[]> {
+  const jobs: JobDefinition[] = [];
+  const problems: string[] = [];
+  for (const f of await listJobFiles(dir)) {
+    try {
+      jobs.push(await loadJob(f));
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  if (problems.length > 0) throw new NightjarError('CONFIG_INVALID', problems.join('\n'));
+  const seen = new Set<string>();
+  for (const j of jobs) {
+    if (seen.has(j.name)) throw new NightjarError('CONFIG_INVALID', `${j.file}: /name: job name "${j.name}" is used twice`);
+    seen.add(j.name);
+  }
+  return jobs;
+}
+
+/** Connects to Redis or explains exactly what is wrong. */
+export async function connectRedis(env: NodeJS.ProcessEnv = process.env): Promise<{ redis: Redis; prefix: string; url: string }> {
+  const { redisUrl, prefix } = queueSettings(env);
+  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+  } catch (err) {
+    throw new NightjarError(
+      'SOURCE_UNAVAILABLE',
+      `cannot reach Redis at ${redactRedis(redisUrl)} (${(err as Error).message}); start redis-server or set REDIS_URL`,
+    );
+  } finally {
+    probe.disconnect();
+  }
+  return { redis: redisConnection(redisUrl), prefix, url: redisUrl };
+}
+
+export function redactRedis(url: string): string {
+  return url.replace(/\/\/([^@/]*):([^@/]*)@/, '//$1:***@');
+}
+
+/** Prints rows as an aligned text table. */
+export function table(rows: readonly Record<string, unknown>[], columns?: readonly string[]): string {
+  if (rows.length === 0) return '(no rows)';
+  const cols = columns ?? Object.keys(rows[0]!);
+  const cell = (v: unknown): string => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v));
+  const widths = cols.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
+  const fmt = (vals: string[]): string =>
+    vals.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [fmt([...cols]), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => fmt(cols.map((c) => cell(r[c]))))].join('\n');
+}

@@ -1,0 +1,34 @@
+/** The `nightjar` command line. Each command lives in `cli/commands/`. */
+import { Command } from 'commander';
+import { isNightjarError } from '../core/errors.js';
+import { registerBatchCommands } from './commands/batches.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { registerMappingCommands } from './commands/mapping.js';
+import { registerQueryCommand } from './commands/query.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerScheduleCommand } from './commands/schedule.js';
+import { registerValidateCommand } from './commands/validate.js';
+import { registerWorkerCommand } from './commands/worker.js';
+
+const program = new Command()
+  .name('nightjar')
+  .description('Batch ETL for legacy flat files and database extracts: validate, map, load, audit.')
+  .option('--jobs <dir>', 'folder with job files', process.env.NIGHTJAR_JOBS_DIR ?? 'jobs')
+  .showHelpAfterError();
+
+registerRunCommand(program);
+registerWorkerCommand(program);
+registerBatchCommands(program);
+registerValidateCommand(program);
+registerScheduleCommand(program);
+registerQueryCommand(program);
+registerMappingCommands(program);
+registerDemoCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const message = isNightjarError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  process.stderr.write(`nightjar: ${message}\n`);
+  process.exitCode = 1;
+}

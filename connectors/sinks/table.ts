@@ -1,0 +1,30 @@
+/** Shared by the knex-based sinks: create the target table once, or check that it agrees. */
+import type { Knex } from 'knex';
+import { NightjarError } from '../../core/errors.js';
+import { createTableSql, diffColumns, type Dialect, type ExistingColumn } from '../../core/ddl.js';
+import type { BatchTarget } from '../contracts.js';
+
+export async function prepareTable(
+  knex: Knex,
+  dialect: Dialect,
+  target: BatchTarget,
+  introspect: (db: Knex | Knex.Transaction) => Promise<ExistingColumn[]>,
+  lock: (trx: Knex.Transaction) => Promise<void>,
+): Promise<void> {
+  await knex.transaction(async (trx) => {
+    await lock(trx); // two workers creating the same table must not race
+    const existing = await introspect(trx);
+    if (existing.length === 0) {
+      for (const sql of createTableSql(dialect, target.table, target.columns, target.key)) await trx.raw(sql);
+      return;
+    }
+    const diffs = diffColumns(dialect, existing, target.columns);
+    if (diffs.length > 0) {
+      throw new NightjarError(
+        'SCHEMA_MISMATCH',
+        `table ${target.table} does not match the mapping:\n  - ${diffs.join('\n  - ')}`,
+        { details: { table: target.table, diffs } },
+      );
+    }
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * JSON Schema of a job definition file (`jobs/*.json`). Published as `schemas/job.schema.json`
+ * (`npm run schemas`) so editors complete job files through their `$schema`.
+ * Connector-specific options (`source`, `format`) are checked by each connector's own schema.
+ */
+export const ENV_REF = '^\\$\\{[A-Z_][A-Z0-9_]*(:-[^}]*)?\\}$';
+
+export const jobSchema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://nightjar.dev/schemas/job.schema.json',
+  title: 'nightjar job',
+  description: 'One nightly feed: where files come from, how to read and map them, and where they load.',
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'source', 'format', 'mapping', 'target'],
+  properties: {
+    $schema: { type: 'string' },
+    name: {
+      type: 'string',
+      pattern: '^[a-z][a-z0-9_-]{0,62}$',
+      description: 'Unique job name (lower case, digits, `-`, `_`). Used in queues, logs and the ledger.',
+    },
+    description: { type: 'string' },
+    schedule: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['cron'],
+      description: 'When the scheduler looks for new inputs and enqueues one batch per input.',
+      properties: {
+        cron: { type: 'string', description: 'Cron expression (5 or 6 fields), e.g. `30 2 * * *`.' },
+        timezone: { type: 'string', default: 'UTC', description: 'IANA time zone, e.g. `Europe/Berlin`.' },
+      },
+    },
+    source: {
+      type: 'object',
+      required: ['connector'],
+      description: 'Where inputs come from. Other properties are the connector’s options.',
+      properties: {
+        connector: { type: 'string', description: 'Registered source connector, e.g. `local`, `sftp`.' },
+      },
+    },
+    format: {
+      type: 'object',
+      required: ['parser'],
+      description: 'How the bytes are read. Other properties are the parser’s options.',
+      properties: {
+        parser: { type: 'string', description: 'Registered parser, e.g. `csv`, `fixed-width`.' },
+      },
+    },
+    mapping: {
+      description: 'Mapping file (relative to this job file), optionally pinned to a version.',
+      oneOf: [
+        { type: 'string', minLength: 1 },
+        {
+          type: 'object',
+          additionalProperties: false,
+          required: ['file'],
+          properties: {
+            file: { type: 'string', minLength: 1 },
+            version: { type: 'string', description: 'Refuse to run unless the mapping has this version.' },
+          },
+        },
+      ],
+    },
+    target: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['connection', 'table'],
+      properties: {
+        connection: {
+          type: 'string',
+          pattern: ENV_REF,
+          description:
+            'Environment reference to the connection URL, e.g. `${WAREHOUSE_URL}` or ' +
+            '`${WAREHOUSE_URL:-sqlite:data/warehouse.db}`. URLs are never written in job files.',
+        },
+        table: {
+          type: 'string',
+          pattern: '^([a-z_][a-z0-9_]{0,62}\\.)?[a-z_][a-z0-9_]{0,62}$',
+          description: 'Target table, optionally schema-qualified (`staging.customers`).',
+        },
+        mode: {
+          enum: ['append', 'replace', 'upsert'],
+          default: 'append',
+          description:
+            '`append`: add the batch’s rows; `replace`: the batch becomes the whole table, atomically; ' +
+            '`upsert`: insert or update on the mapping’s key.',
+        },
+      },
+    },
+    policy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        attempts: { type: 'integer', minimum: 1, maximum: 100, default: 5 },
+        backoff: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            type: { enum: ['exponential', 'fixed'], default: 'exponential' },
+            delayMs: { type: 'integer', minimum: 0, default: 5000 },
+          },
+        },
+        rejectLimit: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'The batch fails (nothing published) when rejects exceed either limit.',
+          properties: {
+            count: { type: 'integer', minimum: 0 },
+            percent: { type: 'number', minimum: 0, maximum: 100 },
+          },
+        },
+      },
+    },
+  },
+} as const;

@@ -1,0 +1,170 @@
+/**
+ * Job files: read, validated against the job schema and the named connectors' option schemas, defaults
+ * applied, frozen. A bad file fails here, at load time, naming the file and the JSON pointer.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { NightjarError } from '../errors.js';
+import { getParser, getSource } from '../../connectors/registry.js';
+import { createConfigAjv, formatAjvErrors } from './ajv.js';
+import { jobSchema } from './job.schema.js';
+import type { LoadMode } from '../../connectors/contracts.js';
+
+export type Compression = 'none' | 'gzip' | 'zip' | 'auto';
+
+export interface JobDefinition {
+  readonly name: string;
+  readonly description?: string;
+  /** Absolute path of the job file. */
+  readonly file: string;
+  /** Folder of the job file; relative paths in it resolve here. */
+  readonly baseDir: string;
+  readonly schedule?: { readonly cron: string; readonly timezone: string };
+  readonly source: Readonly<{ connector: string } & Record<string, unknown>>;
+  readonly format: {
+    readonly parser: string;
+    readonly encoding: string;
+    readonly compression: Compression;
+    /** Parser-specific options. */
+    readonly options: Readonly<Record<string, unknown>>;
+  };
+  readonly mapping: { readonly file: string; readonly version?: string };
+  readonly target: { readonly connection: string; readonly table: string; readonly mode: LoadMode };
+  readonly policy: {
+    readonly attempts: number;
+    readonly backoff: { readonly type: 'exponential' | 'fixed'; readonly delayMs: number };
+    readonly rejectLimit: { readonly count?: number; readonly percent?: number };
+  };
+}
+
+const ajv = createConfigAjv();
+const validateJob = ajv.compile(jobSchema);
+const optionValidators = new Map<object, ReturnType<typeof ajv.compile>>();
+
+function validatorFor(schema: object): ReturnType<typeof ajv.compile> {
+  let v = optionValidators.get(schema);
+  if (!v) {
+    v = ajv.compile(schema);
+    optionValidators.set(schema, v);
+  }
+  return v;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}
+
+const COMMON_FORMAT_KEYS = new Set(['parser', 'encoding', 'compression']);
+const ENCODINGS = ['utf-8', 'utf8', 'windows-1252', 'cp1252', 'latin1', 'iso-8859-1', 'cp037', 'cp500', 'ascii'];
+
+/** Loads and validates one job file. Throws `CONFIG_INVALID` listing every problem found. */
+export async function loadJob(file: string): Promise<JobDefinition> {
+  const abs = path.resolve(file);
+  const shown = path.relative(process.cwd(), abs) || abs;
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    throw new NightjarError('CONFIG_INVALID', `${shown}: cannot read job file: ${(err as Error).message}`, {
+      cause: err,
+      details: { file: shown },
+    });
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(text) as Record<string, unknown>;
+  } catch (err) {
+    throw new NightjarError('CONFIG_INVALID', `${shown}: not valid JSON: ${(err as Error).message}`, {
+      details: { file: shown, pointer: '/' },
+    });
+  }
+  const problems: string[] = [];
+  if (!validateJob(doc)) problems.push(...formatAjvErrors(shown, validateJob.errors));
+  else {
+    const source = doc.source as { connector: string };
+    const format = doc.format as Record<string, unknown>;
+    try {
+      const def = await getSource(source.connector);
+      const v = validatorFor(def.optionsSchema);
+      if (!v(source)) problems.push(...formatAjvErrors(shown, v.errors, '/source'));
+    } catch (err) {
+      problems.push(`${shown}: /source/connector: ${(err as Error).message}`);
+    }
+    try {
+      const def = await getParser(format.parser as string);
+      const options = Object.fromEntries(Object.entries(format).filter(([k]) => !COMMON_FORMAT_KEYS.has(k)));
+      const v = validatorFor(def.optionsSchema);
+      if (!v(options)) problems.push(...formatAjvErrors(shown, v.errors, '/format'));
+      else for (const k of Object.keys(options)) format[k] = options[k]; // defaults applied by ajv
+    } catch (err) {
+      problems.push(`${shown}: /format/parser: ${(err as Error).message}`);
+    }
+    const encoding = (format.encoding as string | undefined) ?? 'utf-8';
+    if (!ENCODINGS.includes(encoding.toLowerCase())) {
+      problems.push(`${shown}: /format/encoding: unsupported encoding "${encoding}" (supported: ${ENCODINGS.join(', ')})`);
+    }
+    const compression = format.compression ?? 'auto';
+    if (!['none', 'gzip', 'zip', 'auto'].includes(compression as string)) {
+      problems.push(`${shown}: /format/compression: must be one of none, gzip, zip, auto`);
+    }
+    const expectedName = path.basename(abs).replace(/\.json$/, '');
+    if (expectedName !== doc.name) {
+      problems.push(`${shown}: /name: "${String(doc.name)}" must match the file name "${expectedName}"`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new NightjarError('CONFIG_INVALID', problems.join('\n'), { details: { file: shown, problems } });
+  }
+
+  const baseDir = path.dirname(abs);
+  const format = doc.format as Record<string, unknown>;
+  const mapping = doc.mapping as string | { file: string; version?: string };
+  const mappingRef = typeof mapping === 'string' ? { file: mapping } : mapping;
+  const job: JobDefinition = {
+    name: doc.name as string,
+    ...(typeof doc.description === 'string' ? { description: doc.description } : {}),
+    file: abs,
+    baseDir,
+    ...(doc.schedule
+      ? { schedule: { timezone: 'UTC', ...(doc.schedule as { cron: string; timezone?: string }) } }
+      : {}),
+    source: doc.source as JobDefinition['source'],
+    format: {
+      parser: format.parser as string,
+      encoding: ((format.encoding as string | undefined) ?? 'utf-8').toLowerCase(),
+      compression: (format.compression as Compression | undefined) ?? 'auto',
+      options: Object.fromEntries(Object.entries(format).filter(([k]) => !COMMON_FORMAT_KEYS.has(k))),
+    },
+    mapping: { ...mappingRef, file: path.resolve(baseDir, mappingRef.file) },
+    target: doc.target as JobDefinition['target'],
+    policy: doc.policy as JobDefinition['policy'],
+  };
+  return deepFreeze(job);
+}
+
+/** Every `*.json` job file under `dir` (recursively), sorted. */
+export async function listJobFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const full = path.join(d, e.name);
+      if (e.isDirectory()) await walk(full);
+      else if (e.isFile() && e.name.endsWith('.json')) out.push(full);
+    }
+  };
+  await walk(path.resolve(dir));
+  return out.sort();
+}
+
+/** Finds a job by name (in `jobsDir`, recursively) or by path. */
+export async function findJob(nameOrPath: string, jobsDir: string): Promise<JobDefinition> {
+  if (nameOrPath.endsWith('.json') || nameOrPath.includes('/')) return loadJob(nameOrPath);
+  for (const f of await listJobFiles(jobsDir)) {
+    if (path.basename(f, '.json') === nameOrPath) return loadJob(f);
+  }
+  throw new NightjarError('CONFIG_INVALID', `no job named "${nameOrPath}" in ${jobsDir}`);
+}

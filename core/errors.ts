@@ -1,0 +1,92 @@
+/**
+ * Every error nightjar raises on purpose, in one table: its code and whether a retry can help.
+ *
+ * - permanent: the same input and config will fail the same way (bad config, bad data, reject limit,
+ *   trailer mismatch). No retry; the batch goes straight to the dead-letter queue.
+ * - transient: the world may change (network, locks, timeouts, a restarting server). Retried with
+ *   exponential backoff up to the job's `policy.attempts`.
+ */
+
+export const ERROR_CODES = {
+  CONFIG_INVALID: { retryable: false, summary: 'a job, mapping or environment setting is invalid' },
+  MAPPING_INVALID: { retryable: false, summary: 'a mapping file is invalid' },
+  CONNECTOR_UNKNOWN: { retryable: false, summary: 'a job names a connector that is not registered' },
+  ENV_MISSING: { retryable: false, summary: 'an environment variable a job refers to is not set' },
+  INPUT_NOT_FOUND: { retryable: false, summary: 'the input file does not exist' },
+  INPUT_UNSAFE: { retryable: false, summary: 'the input name is not a plain file inside the source folder' },
+  INPUT_UNREADABLE: { retryable: false, summary: 'the input cannot be read or decoded as declared' },
+  INPUT_CHANGED: { retryable: true, summary: 'the input changed while it was being read' },
+  HEADER_INVALID: { retryable: false, summary: 'the header of the file does not match the declared layout' },
+  TRAILER_MISMATCH: { retryable: false, summary: 'trailer control totals do not reconcile with the records' },
+  REJECT_LIMIT_EXCEEDED: { retryable: false, summary: 'more records were rejected than the policy allows' },
+  SCHEMA_MISMATCH: { retryable: false, summary: 'the target table exists with different columns' },
+  TARGET_REJECTED: { retryable: false, summary: 'the target store refused the data (constraint, type or syntax)' },
+  TARGET_UNAVAILABLE: { retryable: true, summary: 'the target store cannot be reached' },
+  TARGET_BUSY: { retryable: true, summary: 'the target store reported a lock conflict, deadlock or timeout' },
+  SOURCE_UNAVAILABLE: { retryable: true, summary: 'the source cannot be reached' },
+  INTERRUPTED: { retryable: true, summary: 'the worker was stopped while the batch was running' },
+  INTERNAL: { retryable: true, summary: 'an unexpected error' },
+} as const satisfies Record<string, { retryable: boolean; summary: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class NightjarError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'NightjarError';
+    this.code = code;
+    this.retryable = ERROR_CODES[code].retryable;
+    this.details = Object.freeze({ ...options.details });
+  }
+}
+
+export function isNightjarError(err: unknown): err is NightjarError {
+  return err instanceof NightjarError;
+}
+
+const TRANSIENT_NET = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'ESOCKET', // mssql
+  'ECONNCLOSED', // mssql
+  'ETIMEOUT', // mssql
+]);
+
+/** SQLSTATE classes/codes (PostgreSQL; MySQL/MariaDB map theirs onto these in their connector). */
+const TRANSIENT_SQLSTATE_PREFIX = ['08', '53', '57P']; // connection, insufficient resources, operator intervention
+const BUSY_SQLSTATE = new Set(['40001', '40P01', '55P03', '57014']); // serialization, deadlock, lock n/a, cancel
+
+/**
+ * Classifies any thrown value. Errors nightjar raised keep their code; driver errors are mapped by their
+ * code; everything else is `INTERNAL` (retryable: bounded attempts are cheaper than a lost batch).
+ */
+export function classify(err: unknown): NightjarError {
+  if (err instanceof NightjarError) return err;
+  const e = err as { code?: unknown; message?: unknown; errno?: unknown } | null | undefined;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (TRANSIENT_NET.has(code) || /Connection terminated|connection refused|socket hang up/i.test(message)) {
+    return new NightjarError('TARGET_UNAVAILABLE', message, { cause: err, details: { driverCode: code } });
+  }
+  if (BUSY_SQLSTATE.has(code) || code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new NightjarError('TARGET_BUSY', message, { cause: err, details: { driverCode: code } });
+  }
+  if (/^[0-9A-Z]{5}$/.test(code) && TRANSIENT_SQLSTATE_PREFIX.some((p) => code.startsWith(p))) {
+    return new NightjarError('TARGET_UNAVAILABLE', message, { cause: err, details: { driverCode: code } });
+  }
+  if (/^(22|23|42)[0-9A-Z]{3}$/.test(code)) {
+    return new NightjarError('TARGET_REJECTED', message, { cause: err, details: { driverCode: code } });
+  }
+  if (code === 'ENOENT') return new NightjarError('INPUT_NOT_FOUND', message, { cause: err });
+  return new NightjarError('INTERNAL', message, { cause: err, details: code ? { driverCode: code } : {} });
+}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Makes sure the services the integration tests use answer on loopback: Redis and PostgreSQL.
+# Starts them when installed but down; installs them from Debian's packages when missing (root only).
+set -euo pipefail
+
+log() { printf '[services] %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+wait_for() { # name, command...
+  local name=$1; shift
+  for _ in $(seq 1 60); do "$@" >/dev/null 2>&1 && { log "$name is up"; return 0; }; sleep 0.5; done
+  log "$name did not come up"; return 1
+}
+
+# Redis
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  command -v redis-server >/dev/null || { log 'installing redis-server'; apt_install redis-server; }
+  mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+  log 'starting redis-server'
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+fi
+wait_for redis redis-cli -h 127.0.0.1 -p 6379 ping
+
+# PostgreSQL (trust auth on loopback, database "test")
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then log 'installing postgresql'; apt_install postgresql; fi
+  log 'starting postgresql'
+  as_root pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start || true
+fi
+wait_for postgresql pg_isready -h 127.0.0.1 -p 5432 -q
+if ! psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null 2>&1; then
+  as_root su postgres -c "psql -tAc \"select 1 from pg_database where datname='test'\" | grep -q 1 || createdb test" || true
+fi
+psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null
+log 'all services answer'

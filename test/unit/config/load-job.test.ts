@@ -1,0 +1,70 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadJob } from '../../../core/config/load-job.js';
+
+const REPO = path.resolve(import.meta.dirname, '../../..');
+
+async function jobFile(doc: unknown, name = 'j1'): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'nj-job-'));
+  const file = path.join(dir, `${name}.json`);
+  await writeFile(file, typeof doc === 'string' ? doc : JSON.stringify(doc));
+  return file;
+}
+
+const valid = {
+  name: 'j1',
+  source: { connector: 'local', dir: 'in', pattern: '*.csv' },
+  format: { parser: 'csv' },
+  mapping: 'm.json',
+  target: { connection: '${WAREHOUSE_URL}', table: 'customers' },
+};
+
+describe('job files', () => {
+  it('loads the demo job, applies defaults and freezes it', async () => {
+    const job = await loadJob(path.join(REPO, 'jobs/demo-customers.json'));
+    expect(job.name).toBe('demo-customers');
+    expect(job.target.mode).toBe('append');
+    expect(job.format).toMatchObject({ parser: 'csv', encoding: 'utf-8' });
+    expect(job.mapping.file).toBe(path.join(REPO, 'mappings/legacy-customers.mapping.json'));
+    expect(job.schedule).toEqual({ cron: '30 2 * * *', timezone: 'Europe/Berlin' });
+    expect(Object.isFrozen(job.policy)).toBe(true);
+  });
+
+  it('applies policy defaults', async () => {
+    const job = await loadJob(await jobFile(valid));
+    expect(job.policy).toEqual({ attempts: 5, backoff: { type: 'exponential', delayMs: 5000 }, rejectLimit: {} });
+  });
+
+  it('names the file and JSON pointer of every problem', async () => {
+    const file = await jobFile({
+      ...valid,
+      target: { connection: 'postgres://app:pw@db/w', table: 'customers', mode: 'merge' },
+      policy: { attempts: 0 },
+      extra: true,
+    });
+    const err = await loadJob(file).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(Error);
+    const msg = (err as Error).message;
+    expect(msg).toContain(`${path.relative(process.cwd(), file)}: /target/connection:`);
+    expect(msg).toContain('/target/mode: must be equal to one of the allowed values');
+    expect(msg).toContain('/policy/attempts: must be >= 1');
+    expect(msg).toContain('/extra: is not an allowed property');
+    expect(msg).not.toContain('pw@');
+  });
+
+  it('checks connector options with the connector’s own schema', async () => {
+    const err = await loadJob(await jobFile({ ...valid, source: { connector: 'local', dir: 'in' } })).catch((e: Error) => e);
+    expect((err as Error).message).toMatch(/\/source\/pattern: is required/);
+    const err2 = await loadJob(await jobFile({ ...valid, source: { connector: 'ftp' } })).catch((e: Error) => e);
+    expect((err2 as Error).message).toMatch(/\/source\/connector: unknown source connector "ftp"/);
+    const err3 = await loadJob(await jobFile({ ...valid, format: { parser: 'csv', delimitr: ';' } })).catch((e: Error) => e);
+    expect((err3 as Error).message).toMatch(/\/format\/delimitr: is not an allowed property/);
+  });
+
+  it('reports invalid JSON and a name that does not match the file', async () => {
+    await expect(loadJob(await jobFile('{ "name": '))).rejects.toThrow(/not valid JSON/);
+    await expect(loadJob(await jobFile(valid, 'other'))).rejects.toThrow(/\/name: "j1" must match the file name "other"/);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { createTableSql, diffColumns, postgresDdl } from '../../core/ddl.js';
+import type { TargetColumn } from '../../connectors/contracts.js';
+
+const columns: TargetColumn[] = [
+  { name: 'customer_id', type: 'integer', nullable: false, description: 'Legacy number' },
+  { name: 'balance', type: 'decimal', precision: 12, scale: 2, nullable: false, description: "Owner's balance" },
+  { name: 'opened_on', type: 'date', nullable: true },
+  { name: 'seen_at', type: 'timestamp', nullable: true },
+  { name: 'active', type: 'boolean', nullable: true },
+  { name: 'address', type: 'json', nullable: true },
+];
+
+describe('DDL from target columns', () => {
+  it('PostgreSQL: typed columns, NOT NULL, key, lineage, comments', () => {
+    const sql = postgresDdl('crm.customers', columns, ['customer_id']);
+    expect(sql).toContain('CREATE TABLE "crm"."customers" (');
+    expect(sql).toContain('"customer_id" bigint NOT NULL');
+    expect(sql).toContain('"balance" numeric(12,2) NOT NULL');
+    expect(sql).toContain('"opened_on" date,');
+    expect(sql).toContain('"seen_at" timestamp with time zone');
+    expect(sql).toContain('"address" jsonb');
+    expect(sql).toContain('"_batch_id" text NOT NULL');
+    expect(sql).toContain('PRIMARY KEY ("customer_id")');
+    expect(sql).toContain(`COMMENT ON COLUMN "crm"."customers"."balance" IS 'Owner''s balance';`);
+  });
+
+  it('SQLite keeps decimals exact as TEXT', () => {
+    const [create] = createTableSql('sqlite', 'customers', columns, []);
+    expect(create).toContain('"balance" TEXT NOT NULL');
+    expect(create).toContain('"customer_id" INTEGER NOT NULL');
+  });
+
+  it('lists every difference between an existing table and the mapping', () => {
+    const diffs = diffColumns(
+      'postgres',
+      [
+        { name: 'customer_id', type: 'integer', nullable: false },
+        { name: 'balance', type: 'numeric(12,2)', nullable: true },
+        { name: 'legacy_flag', type: 'text', nullable: false },
+        { name: '_batch_id', type: 'text', nullable: false },
+        { name: '_source_line', type: 'integer', nullable: false },
+      ],
+      columns,
+    );
+    expect(diffs).toEqual(
+      expect.arrayContaining([
+        'column customer_id is integer, expected bigint',
+        'column balance allows NULL, expected NOT NULL',
+        'column opened_on is missing (expected date)',
+        'column legacy_flag (NOT NULL) is not produced by the mapping',
+      ]),
+    );
+    expect(diffColumns('postgres', [], [])).toEqual([
+      'column _batch_id is missing (expected text NOT NULL)',
+      'column _source_line is missing (expected integer NOT NULL)',
+    ]);
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * The BullMQ worker: takes batch jobs off the queue and calls `runBatch()`. It decides nothing about
+ * data; it maps outcomes onto BullMQ (retry, fail for good) and copies dead batches to the dead-letter
+ * queue with their reason.
+ */
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { classify } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { JobDefinition } from '../core/config/load-job.js';
+import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
+import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
+import { createLocalSource } from '../connectors/sources/local.source.js';
+import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData } from './queue.js';
+
+export interface BatchWorkerOptions {
+  readonly jobs: readonly JobDefinition[];
+  readonly connection: Redis;
+  readonly prefix: string;
+  readonly logger: Logger;
+  /** Batches processed at once by this process. @defaultValue 1 */
+  readonly concurrency?: number;
+  /** How long `close()` waits for a running batch before abandoning it. @defaultValue 30000 */
+  readonly shutdownGraceMs?: number;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface BatchWorker {
+  readonly worker: Worker<BatchJobData, BatchSummary>;
+  /** Stops taking jobs; waits for the running batch up to the grace period, then abandons it cleanly. */
+  close(): Promise<void>;
+}
+
+/** Compiles every job's mapping and opens its connectors up front: a bad config fails here, not mid-batch. */
+export async function createBatchWorker(options: BatchWorkerOptions): Promise<BatchWorker> {
+  const { logger, connection, prefix } = options;
+  const sinks = new SinkPool(options.env);
+  const runtimes = new Map<string, JobRuntime>();
+  try {
+    for (const job of options.jobs) runtimes.set(job.name, await createJobRuntime(job, sinks));
+  } catch (err) {
+    await sinks.close();
+    throw err;
+  }
+  const dead = createDeadLetterQueue(connection, prefix);
+  const running = new Map<string, AbortController>();
+
+  const processor = async (job: Job<BatchJobData, BatchSummary>, token?: string): Promise<BatchSummary> => {
+    const data = job.data;
+    const jobRt = runtimes.get(data.job);
+    if (!jobRt) throw new UnrecoverableError(`this worker has no job named "${data.job}"`);
+    const rt = data.inputDir ? { ...jobRt, source: createLocalSource({ dir: data.inputDir, pattern: '*' }) } : jobRt;
+    const attempt = job.attemptsMade + 1;
+    const final = attempt >= (job.opts.attempts ?? 1);
+    const abort = new AbortController();
+    running.set(data.batchId, abort);
+    let lastProgress = 0;
+    try {
+      return await runBatch(rt, data, {
+        attempt,
+        final,
+        signal: abort.signal,
+        logger,
+        onProgress: (counts) => {
+          const now = Date.now();
+          if (now - lastProgress < 500) return;
+          lastProgress = now;
+          job.updateProgress({ ...counts }).catch(() => {});
+        },
+      });
+    } catch (thrown) {
+      if (abort.signal.aborted && token) {
+        // Abandoned by shutdown: hand the batch back without spending an attempt.
+        await job.moveToDelayed(Date.now(), token);
+        throw new DelayedError('worker shutting down; batch handed back to the queue');
+      }
+      const err = classify(thrown);
+      if (!err.retryable || final) {
+        await dead.add(
+          data.job,
+          {
+            ...data,
+            errorCode: err.code,
+            error: err.message,
+            attempts: attempt,
+            failedAt: new Date().toISOString(),
+          },
+          { jobId: data.batchId, removeOnComplete: false, removeOnFail: false },
+        );
+        logger.warn({ job: data.job, batchId: data.batchId, code: err.code }, 'batch moved to the dead-letter queue');
+        throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      }
+      throw new Error(`${err.code}: ${err.message}`);
+    } finally {
+      running.delete(data.batchId);
+    }
+  };
+
+  const worker = new Worker<BatchJobData, BatchSummary>(BATCH_QUEUE, processor, {
+    connection,
+    prefix,
+    concurrency: options.concurrency ?? 1,
+    maxStalledCount: 3,
+    autorun: true,
+  });
+  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+
+  return {
+    worker,
+    async close() {
+      const grace = options.shutdownGraceMs ?? 30_000;
+      const timer = setTimeout(() => {
+        for (const c of running.values()) c.abort();
+      }, grace);
+      try {
+        await worker.close();
+      } finally {
+        clearTimeout(timer);
+        await dead.close();
+        await sinks.close();
+        await Promise.allSettled([...runtimes.values()].map((r) => r.source.close()));
+      }
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * Queue names, job payloads and enqueueing. A payload names the job and the input; it never carries a
+ * connection string or any other secret (workers resolve those from their own environment).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { JobDefinition } from '../core/config/load-job.js';
+import type { InputRef } from '../connectors/contracts.js';
+
+export const BATCH_QUEUE = 'nightjar-batches';
+export const DEAD_LETTER_QUEUE = 'nightjar-dead';
+
+/** What a BullMQ job carries: names, never secrets. */
+export interface BatchJobData {
+  readonly job: string;
+  readonly batchId: string;
+  readonly input: string;
+  /** Absolute folder of a file handed in with `run --file` (read with the local source); else the job's source. */
+  readonly inputDir?: string;
+  readonly force: boolean;
+  readonly rerun: boolean;
+  readonly requestedBy: 'cli' | 'scheduler' | 'operator';
+  readonly requestedAt: string;
+}
+
+export interface DeadLetterData extends BatchJobData {
+  readonly errorCode: string;
+  readonly error: string;
+  readonly attempts: number;
+  readonly failedAt: string;
+}
+
+export interface QueueSettings {
+  /** Redis URL. @defaultValue `$REDIS_URL` or `redis://127.0.0.1:6379` */
+  readonly redisUrl: string;
+  /** BullMQ key prefix, to keep environments apart on one Redis. @defaultValue `$NIGHTJAR_QUEUE_PREFIX` or `nightjar` */
+  readonly prefix: string;
+}
+
+export function queueSettings(env: NodeJS.ProcessEnv = process.env): QueueSettings {
+  return {
+    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
+    prefix: env.NIGHTJAR_QUEUE_PREFIX || 'nightjar',
+  };
+}
+
+/** A Redis connection as BullMQ wants it (no per-request retry limit: workers block on Redis). */
+export function redisConnection(url: string): Redis {
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+}
+
+/**
+ * Deterministic batch id for an input: the same file (name, size, mtime) enqueued twice is one batch,
+ * so schedulers and impatient operators cannot load it twice. `force` makes a new batch.
+ */
+export function batchIdFor(job: string, input: Pick<InputRef, 'name' | 'size' | 'modifiedAt'>, force = false): string {
+  const h = createHash('sha256')
+    .update(`${job}\0${input.name}\0${input.size}\0${input.modifiedAt.getTime()}`)
+    .digest('hex')
+    .slice(0, 16);
+  return force ? `${job}-${h}-f${randomBytes(4).toString('hex')}` : `${job}-${h}`;
+}
+
+export function jobOptions(job: JobDefinition, batchId: string): JobsOptions {
+  const { attempts, backoff } = job.policy;
+  return {
+    jobId: batchId,
+    attempts,
+    backoff: { type: backoff.type, delay: backoff.delayMs },
+    removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
+    removeOnFail: { age: 30 * 24 * 3600 },
+  };
+}
+
+export function createBatchQueue(connection: ConnectionOptions, prefix: string): Queue<BatchJobData> {
+  return new Queue<BatchJobData>(BATCH_QUEUE, { connection, prefix });
+}
+
+export function createDeadLetterQueue(connection: ConnectionOptions, prefix: string): Queue<DeadLetterData> {
+  return new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, { connection, prefix });
+}
+
+export async function enqueueBatch(
+  queue: Queue<BatchJobData>,
+  job: JobDefinition,
+  data: Omit<BatchJobData, 'job' | 'requestedAt'>,
+): Promise<void> {
+  await queue.add(job.name, { ...data, job: job.name, requestedAt: new Date().toISOString() }, jobOptions(job, data.batchId));
+}
