@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import knexFactory from 'knex';
 import { Redis } from 'ioredis';
 import { loadJob } from '../core/config/load-job.js';
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
 
   const mappingBench = path.join(ROOT, 'bench/mapping.bench.ts');
   if (existsSync(mappingBench)) {
-    const { runMappingBench } = (await import('./mapping.bench.js')) as {
+    const { runMappingBench } = (await import(pathToFileURL(mappingBench).href)) as {
       runMappingBench: () => Promise<{ name: string; recordsPerSecond: number; lines: string[] }>;
     };
     const r = await runMappingBench();

@@ -15,6 +15,7 @@ import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData } from './queue.j
 
 export interface BatchWorkerOptions {
   readonly jobs: readonly JobDefinition[];
+  /** The worker opens its own duplicates of this connection and closes them; the caller keeps this one. */
   readonly connection: Redis;
   readonly prefix: string;
   readonly logger: Logger;
@@ -22,6 +23,11 @@ export interface BatchWorkerOptions {
   readonly concurrency?: number;
   /** How long `close()` waits for a running batch before abandoning it. @defaultValue 30000 */
   readonly shutdownGraceMs?: number;
+  /**
+   * Lock on a running batch, renewed while the worker lives. When a worker dies, its batch goes to
+   * another worker once the lock expires. @defaultValue `$NIGHTJAR_LOCK_MS` or 30000
+   */
+  readonly lockMs?: number;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -33,7 +39,8 @@ export interface BatchWorker {
 
 /** Compiles every job's mapping and opens its connectors up front: a bad config fails here, not mid-batch. */
 export async function createBatchWorker(options: BatchWorkerOptions): Promise<BatchWorker> {
-  const { logger, connection, prefix } = options;
+  const { logger, prefix } = options;
+  const connection = options.connection.duplicate();
   const sinks = new SinkPool(options.env);
   const runtimes = new Map<string, JobRuntime>();
   try {
@@ -43,6 +50,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     throw err;
   }
   const dead = createDeadLetterQueue(connection, prefix);
+  const lockMs = options.lockMs ?? Number((options.env ?? process.env).NIGHTJAR_LOCK_MS ?? 30_000);
   const running = new Map<string, AbortController>();
 
   const processor = async (job: Job<BatchJobData, BatchSummary>, token?: string): Promise<BatchSummary> => {
@@ -101,6 +109,8 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     prefix,
     concurrency: options.concurrency ?? 1,
     maxStalledCount: 3,
+    lockDuration: lockMs,
+    stalledInterval: lockMs,
     autorun: true,
   });
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
@@ -117,6 +127,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       } finally {
         clearTimeout(timer);
         await dead.close();
+        connection.disconnect();
         await sinks.close();
         await Promise.allSettled([...runtimes.values()].map((r) => r.source.close()));
       }

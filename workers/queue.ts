@@ -7,6 +7,7 @@ import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { InputRef } from '../connectors/contracts.js';
+import { NightjarError } from '../core/errors.js';
 
 export const BATCH_QUEUE = 'nightjar-batches';
 export const DEAD_LETTER_QUEUE = 'nightjar-dead';
@@ -79,6 +80,40 @@ export function createBatchQueue(connection: ConnectionOptions, prefix: string):
 
 export function createDeadLetterQueue(connection: ConnectionOptions, prefix: string): Queue<DeadLetterData> {
   return new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, { connection, prefix });
+}
+
+/**
+ * Runs a batch again: a failed (dead) BullMQ job is retried in place (as Bull Board's retry does); a
+ * finished or forgotten one is enqueued anew with `rerun`, which replaces the batch's own rows.
+ * Returns what happened.
+ */
+export async function requeueBatch(
+  queue: Queue<BatchJobData>,
+  job: JobDefinition,
+  batchId: string,
+  fallback: { input?: string | null },
+): Promise<'retried' | 'requeued' | 'already-queued'> {
+  const existing = await queue.getJob(batchId);
+  const state = existing ? await existing.getState() : 'missing';
+  if (existing && state === 'failed') {
+    await existing.retry('failed');
+    return 'retried';
+  }
+  if (existing && (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized')) {
+    return 'already-queued';
+  }
+  if (existing) await existing.remove();
+  const input = existing?.data.input ?? fallback.input;
+  if (!input) throw new NightjarError('CONFIG_INVALID', `batch ${batchId} has no recorded input`);
+  await enqueueBatch(queue, job, {
+    batchId,
+    input,
+    ...(existing?.data.inputDir ? { inputDir: existing.data.inputDir } : {}),
+    force: true,
+    rerun: true,
+    requestedBy: 'operator',
+  });
+  return 'requeued';
 }
 
 export async function enqueueBatch(

@@ -4,7 +4,7 @@ import type { JobDefinition } from '../../core/config/load-job.js';
 import { NightjarError } from '../../core/errors.js';
 import { SinkPool } from '../../core/pipeline/job-runtime.js';
 import type { BatchRecord, Ledger } from '../../connectors/contracts.js';
-import { createBatchQueue, enqueueBatch } from '../../workers/queue.js';
+import { createBatchQueue, requeueBatch } from '../../workers/queue.js';
 import { connectRedis, jobsDir, loadAllJobs, table, type GlobalOptions } from '../context.js';
 import { describeOutcome, waitForBatches } from './run.js';
 
@@ -110,25 +110,8 @@ export function registerBatchCommands(program: Command): void {
         const found = await findBatch(jobs, batchId);
         const job = jobs.find((j) => j.name === (existing?.data.job ?? found?.rec.job));
         if (!job) throw new NightjarError('CONFIG_INVALID', `no batch ${batchId} in the queue or in any job's ledger`);
-        const state = existing ? await existing.getState() : 'missing';
-        if (existing && state === 'failed') {
-          await existing.retry('failed');
-        } else if (existing && (state === 'active' || state === 'waiting' || state === 'delayed')) {
-          process.stdout.write(`batch ${batchId} is already ${state}\n`);
-        } else {
-          if (existing) await existing.remove();
-          const input = existing?.data.input ?? found?.rec.sourceName;
-          if (!input) throw new NightjarError('CONFIG_INVALID', `batch ${batchId} has no recorded input`);
-          await enqueueBatch(queue, job, {
-            batchId,
-            input,
-            ...(existing?.data.inputDir ? { inputDir: existing.data.inputDir } : {}),
-            force: true,
-            rerun: true,
-            requestedBy: 'operator',
-          });
-        }
-        process.stdout.write(`re-queued ${batchId}\n`);
+        const what = await requeueBatch(queue, job, batchId, { input: found?.rec.sourceName });
+        process.stdout.write(`${batchId}: ${what}\n`);
         if (opts.wait) {
           const [o] = await waitForBatches(redis, prefix, queue, job, [{ batchId, input: existing?.data.input ?? found?.rec.sourceName ?? '' }]);
           if (o) {

@@ -75,7 +75,7 @@ export function registerDemoCommand(program: Command): void {
       const redisServer = await ensureRedis();
       const { redis, prefix } = await connectRedis();
       const queue = createBatchQueue(redis, prefix);
-      const worker = await createBatchWorker({ jobs: [job], connection: redis.duplicate(), prefix, logger: cliLogger() });
+      const worker = await createBatchWorker({ jobs: [job], connection: redis, prefix, logger: cliLogger() });
       const sinks = new SinkPool();
       try {
         const batches = await enqueueJob(queue, job, {});

@@ -84,7 +84,7 @@ export async function waitForBatches(
   batches: readonly Enqueued[],
   onProgress?: (batchId: string, counts: BatchCounts) => void,
 ): Promise<BatchOutcome[]> {
-  const events = new QueueEvents(BATCH_QUEUE, { connection: redis.duplicate(), prefix });
+  const events = new QueueEvents(BATCH_QUEUE, { connection: redis, prefix });
   const sinks = new SinkPool();
   try {
     await events.waitUntilReady();
@@ -160,7 +160,7 @@ export function registerRunCommand(program: Command): void {
       const { redis, prefix } = await connectRedis();
       const queue = createBatchQueue(redis, prefix);
       const logger = cliLogger();
-      const worker = opts.withWorker ? await createBatchWorker({ jobs: [job], connection: redis.duplicate(), prefix, logger }) : undefined;
+      const worker = opts.withWorker ? await createBatchWorker({ jobs: [job], connection: redis, prefix, logger }) : undefined;
       try {
         const batches = await enqueueJob(queue, job, { ...(opts.file ? { file: opts.file } : {}), force: opts.force });
         if (batches.length === 0) {

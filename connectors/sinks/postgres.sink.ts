@@ -11,9 +11,10 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
-import type { BatchCounts, BatchTarget, Reject, Sink, SinkBatch, TargetColumn } from '../contracts.js';
+import type { BatchCounts, BatchTarget, Sink, SinkBatch, TargetColumn } from '../contracts.js';
 import type { SinkDefinition } from '../registry.js';
-import { prepareTable } from './table.js';
+import { knexLog, prepareTable, txConnection } from './table.js';
+import { RejectSpool } from './reject-spool.js';
 
 /** Escapes one value for COPY … FROM STDIN (text format). */
 export function copyText(v: unknown): string {
@@ -52,13 +53,14 @@ function rowEncoder(width: number, batchId: string): (values: readonly unknown[]
 }
 
 async function introspect(db: Knex | Knex.Transaction, table: string): Promise<ExistingColumn[]> {
-  const [schema, name] = table.includes('.') ? table.split('.') : [null, table];
+  const dot = table.indexOf('.');
+  const qualified = dot === -1 ? quoteIdent(table) : `${quoteIdent(table.slice(0, dot))}.${quoteIdent(table.slice(dot + 1))}`;
   const res = await db.raw<{ rows: { name: string; type: string; nullable: boolean }[] }>(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable
        FROM pg_attribute a
       WHERE a.attrelid = to_regclass(?) AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attnum`,
-    [schema ? `${quoteIdent(schema)}.${quoteIdent(name!)}` : quoteIdent(name!)],
+    [qualified],
   );
   return res.rows;
 }
@@ -78,16 +80,20 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
     const trx = await knex.transaction();
     let copy: Writable | undefined;
     let copyDone: Promise<unknown> | undefined;
-    let copyError: unknown;
+    let copyError: Error | undefined;
+    /** COPY fails asynchronously (bad value, lost connection); surface it at the next await point. */
+    const rethrow = (): void => {
+      if (copyError) throw copyError;
+    };
     try {
       if (target.mode === 'replace') await trx.raw(`DELETE FROM ${table}`);
       else if (target.mode === 'append') await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
       if (target.mode === 'upsert') {
         await trx.raw(`CREATE TEMP TABLE ${into(target)} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
       }
-      const conn = (await trx.client.acquireConnection()) as PoolClient;
+      const conn = await txConnection<PoolClient>(trx);
       copy = conn.query(copyFrom(`COPY ${into(target)} (${cols}) FROM STDIN`));
-      copy.on('error', (err) => {
+      copy.on('error', (err: Error) => {
         copyError ??= err;
       });
       copyDone = once(copy, 'finish');
@@ -97,7 +103,7 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
       throw err;
     }
     const encode = rowEncoder(target.columns.length, target.batchId);
-    const rejects: Reject[] = [];
+    const rejects = new RejectSpool();
     let buf = '';
     let pending = 0;
     let ended = false;
@@ -110,30 +116,31 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
         pending++;
       },
       reject(r) {
-        rejects.push(r);
+        rejects.add(r);
       },
       get pending() {
         return pending;
       },
       async flush() {
-        if (copyError) throw copyError;
+        rethrow();
         if (buf.length === 0) return;
         const chunk = buf;
         buf = '';
         pending = 0;
         if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), copyDone]);
-        if (copyError) throw copyError;
+        rethrow();
       },
       async publish(counts: BatchCounts) {
         await batch.flush();
         ended = true;
         stream.end();
         await copyDone;
-        if (copyError) throw copyError;
+        rethrow();
         if (target.mode === 'upsert') await trx.raw(mergeSql(table, stage, target.columns, target.key));
-        await ledger.insertRejects(trx, target.batchId, rejects);
+        await ledger.insertRejects(trx, target.batchId, rejects.chunks());
         await ledger.publishInTrx(trx, target.batchId, counts);
         await trx.commit();
+        await rejects.dispose();
       },
       async abort() {
         if (!ended) {
@@ -142,6 +149,7 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
           await copyDone?.catch(() => {});
         }
         if (!trx.isCompleted()) await trx.rollback().catch(() => {});
+        await rejects.dispose();
       },
     };
     return batch;
@@ -198,6 +206,7 @@ export function createPostgresKnex(url: string): Knex {
     connection: { connectionString: url, application_name: 'nightjar' },
     pool: { min: 0, max: 4 },
     acquireConnectionTimeout: 15_000,
+    log: knexLog,
   });
 }
 

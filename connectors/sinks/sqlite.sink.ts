@@ -9,9 +9,10 @@ import type BetterSqlite3 from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
-import type { BatchCounts, BatchTarget, Reject, Sink, SinkBatch } from '../contracts.js';
+import type { BatchCounts, BatchTarget, Sink, SinkBatch } from '../contracts.js';
 import type { SinkDefinition } from '../registry.js';
-import { prepareTable } from './table.js';
+import { knexLog, prepareTable, txConnection } from './table.js';
+import { RejectSpool } from './reject-spool.js';
 
 /** Converts a mapped value to something better-sqlite3 binds without loss. */
 function bindable(v: unknown): unknown {
@@ -34,6 +35,7 @@ export function createSqliteKnex(filename: string): Knex {
     client: 'better-sqlite3',
     connection: { filename },
     useNullAsDefault: true,
+    log: knexLog,
     pool: {
       min: 1,
       max: 1,
@@ -47,12 +49,9 @@ export function createSqliteKnex(filename: string): Knex {
 }
 
 async function introspect(db: Knex | Knex.Transaction, table: string): Promise<ExistingColumn[]> {
-  const rows = (await db.raw(`PRAGMA table_info(${quoteIdent(table)})`)) as {
-    name: string;
-    type: string;
-    notnull: number;
-    pk: number;
-  }[];
+  const rows = await db.raw<{ name: string; type: string; notnull: number; pk: number }[]>(
+    `PRAGMA table_info(${quoteIdent(table)})`,
+  );
   return rows.map((r) => ({ name: r.name, type: r.type, nullable: r.notnull === 0 && r.pk === 0 }));
 }
 
@@ -80,7 +79,7 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
           target.mode === 'upsert'
             ? ` ON CONFLICT (${target.key.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')}`
             : '';
-        const db = (await trx.client.acquireConnection()) as BetterSqlite3.Database;
+        const db = await txConnection<BetterSqlite3.Database>(trx);
         insert = db.prepare(
           `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')})${conflict}`,
         );
@@ -91,7 +90,7 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
       const width = target.columns.length;
       const params = new Array<unknown>(width + 2);
       params[width] = target.batchId;
-      const rejects: Reject[] = [];
+      const rejects = new RejectSpool();
       let pending = 0;
       return {
         add(values, line) {
@@ -101,7 +100,7 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
           pending++;
         },
         reject(r) {
-          rejects.push(r);
+          rejects.add(r);
         },
         get pending() {
           return pending;
@@ -111,17 +110,19 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
           await new Promise<void>((resolve) => setImmediate(resolve));
         },
         async publish(counts: BatchCounts) {
-          await ledger.insertRejects(trx, target.batchId, rejects);
+          await ledger.insertRejects(trx, target.batchId, rejects.chunks());
           await ledger.publishInTrx(trx, target.batchId, counts);
           await trx.commit();
+        await rejects.dispose();
         },
         async abort() {
           if (!trx.isCompleted()) await trx.rollback().catch(() => {});
+        await rejects.dispose();
         },
       };
     },
     async query(sql) {
-      return (await knex.raw(sql)) as Record<string, unknown>[];
+      return knex.raw<Record<string, unknown>[]>(sql);
     },
     async close() {
       await knex.destroy();

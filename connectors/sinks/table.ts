@@ -4,6 +4,27 @@ import { NightjarError } from '../../core/errors.js';
 import { createTableSql, diffColumns, type Dialect, type ExistingColumn } from '../../core/ddl.js';
 import type { BatchTarget } from '../contracts.js';
 
+/**
+ * knex logs through console by default, which would land on stdout (where `--json` output goes).
+ * Route its warnings to stderr as one JSON line each; errors surface through the pipeline anyway.
+ */
+export const knexLog = {
+  warn: (message: unknown): void => {
+    process.stderr.write(`${JSON.stringify({ level: 40, name: 'nightjar', component: 'knex', msg: String(message).split('\n')[0] })}\n`);
+  },
+  error: (message: unknown): void => {
+    process.stderr.write(`${JSON.stringify({ level: 50, name: 'nightjar', component: 'knex', msg: String(message).split('\n')[0] })}\n`);
+  },
+  deprecate: (): void => {},
+  debug: (): void => {},
+};
+
+/** The driver connection a knex transaction runs on (knex's transaction client hands out only that one). */
+export async function txConnection<T>(trx: Knex.Transaction): Promise<T> {
+  const client = trx.client as { acquireConnection(): Promise<T> };
+  return client.acquireConnection();
+}
+
 export async function prepareTable(
   knex: Knex,
   dialect: Dialect,

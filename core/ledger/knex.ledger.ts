@@ -4,14 +4,15 @@
  * The sink writes the `published` transition itself, inside the data transaction (`publishInTrx`).
  */
 import type { Knex } from 'knex';
-import type { BatchCounts, BatchRecord, BatchStatus, InputIdentity, Ledger, Reject } from '../../connectors/contracts.js';
+import type { BatchCounts, BatchRecord, BatchStatus, Ledger, Reject } from '../../connectors/contracts.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';
 
 type Row = Record<string, unknown>;
 
-const toDate = (v: unknown): Date | null => (v == null ? null : v instanceof Date ? v : new Date(String(v)));
+const toDate = (v: unknown): Date | null =>
+  v == null ? null : v instanceof Date ? v : new Date(typeof v === 'number' ? v : String(v));
 const toNum = (v: unknown): number => (v == null ? 0 : Number(v));
 const toStr = (v: unknown): string | null => (v == null ? null : String(v));
 
@@ -60,7 +61,7 @@ function rejectRow(batchId: string, r: Reject): Row {
 
 export interface KnexLedger extends Ledger {
   /** Inserts rejects inside the caller's transaction (used by sinks at publish). */
-  insertRejects(trx: Knex.Transaction, batchId: string, rejects: readonly Reject[]): Promise<void>;
+  insertRejects(trx: Knex.Transaction, batchId: string, rejects: readonly Reject[] | AsyncIterable<readonly Reject[]>): Promise<void>;
   /** Marks the batch published inside the caller's transaction. */
   publishInTrx(trx: Knex.Transaction, batchId: string, counts: BatchCounts): Promise<void>;
 }
@@ -72,11 +73,19 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     else t.text(name);
   };
 
-  async function insertRejects(db: Knex | Knex.Transaction, batchId: string, rejects: readonly Reject[]): Promise<void> {
+  async function insertRejects(
+    db: Knex | Knex.Transaction,
+    batchId: string,
+    rejects: readonly Reject[] | AsyncIterable<readonly Reject[]>,
+  ): Promise<void> {
     await db(REJECTS).where({ batch_id: batchId }).delete();
-    // SQLite limits bound variables per statement; 5 columns × 100 rows stays far below it.
-    const rows = rejects.map((r) => rejectRow(batchId, r));
-    for (let i = 0; i < rows.length; i += 100) await db(REJECTS).insert(rows.slice(i, i + 100));
+    const chunks: Iterable<readonly Reject[]> | AsyncIterable<readonly Reject[]> =
+      Symbol.asyncIterator in rejects ? rejects : [rejects];
+    for await (const chunk of chunks) {
+      // SQLite limits bound variables per statement; 5 columns × 100 rows stays far below it.
+      const rows = chunk.map((r) => rejectRow(batchId, r));
+      for (let i = 0; i < rows.length; i += 100) await db(REJECTS).insert(rows.slice(i, i + 100));
+    }
   }
 
   return {
@@ -164,7 +173,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     async finish(batchId, status, detail) {
       await knex.transaction(async (trx) => {
         const c = detail.counts;
-        const exists = await trx(BATCHES).where({ batch_id: batchId }).first('batch_id');
+        const exists: unknown = await trx(BATCHES).where({ batch_id: batchId }).first('batch_id');
         if (!exists) await trx(BATCHES).insert({ batch_id: batchId, job: detail.job, status, created_at: now() });
         await trx(BATCHES)
           .where({ batch_id: batchId })

@@ -88,7 +88,7 @@ export interface Harness {
 }
 
 /** A queue namespace of its own, with helpers to run batches through a real in-process worker. */
-export async function harness(): Promise<Harness> {
+export function harness(): Harness {
   const prefix = `njt-${uid()}`;
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = createBatchQueue(redis, prefix);
@@ -100,7 +100,7 @@ export async function harness(): Promise<Harness> {
     queue,
     dead,
     async startWorker(jobs, options = {}) {
-      h.worker = await createBatchWorker({ jobs, connection: redis.duplicate(), prefix, logger, ...options });
+      h.worker = await createBatchWorker({ jobs, connection: redis, prefix, logger, ...options });
       return h.worker;
     },
     async run(job, opts = {}) {
