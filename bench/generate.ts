@@ -30,7 +30,7 @@ export async function generateLegacyCsv(file: string, rows: number, seed = 42): 
   let buf = `${BENCH_HEADER}\n`;
   for (let i = 1; i <= rows; i++) {
     const r = next();
-    const acct = String(1_000_000_000 + i).slice(1); // 10 digits with leading zeros
+    const acct = String(10_000_000_000 + i).slice(1); // 10 digits with leading zeros
     const name = `"${LAST[r % 10]}, ${FIRST[(r >>> 4) % 10]}${r % 97 === 0 ? ' ""Jr.""' : ''}"`;
     const cents = String(r % 10_000_000_00).padStart(10, '0');
     const sign = r % 7 === 0 ? '-' : '';
