@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, mkdir, writeFile, copyFile } from 'node:fs/promises';
 import os from 'node:os';
+import { Writable } from 'node:stream';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import knexFactory, { type Knex } from 'knex';
@@ -83,6 +84,8 @@ export interface Harness {
   readonly dead: Queue<DeadLetterData>;
   worker?: BatchWorker;
   startWorker(jobs: JobDefinition[], options?: { shutdownGraceMs?: number }): Promise<BatchWorker>;
+  /** Every log line the harness's workers wrote (JSON). */
+  readonly logs: string[];
   run(job: JobDefinition, opts?: { file?: string; force?: boolean }): Promise<BatchOutcome[]>;
   close(): Promise<void>;
 }
@@ -93,12 +96,22 @@ export function harness(): Harness {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queue = createBatchQueue(redis, prefix);
   const dead = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, { connection: redis, prefix });
-  const logger = createLogger({ level: process.env.NIGHTJAR_LOG_LEVEL ?? 'silent' });
+  const logs: string[] = [];
+  const logger = createLogger({
+    level: 'debug',
+    destination: new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        logs.push(chunk.toString());
+        cb();
+      },
+    }),
+  });
   const h: Harness = {
     prefix,
     redis,
     queue,
     dead,
+    logs,
     async startWorker(jobs, options = {}) {
       h.worker = await createBatchWorker({ jobs, connection: redis, prefix, logger, ...options });
       return h.worker;

@@ -1,0 +1,96 @@
+/**
+ * Worker lifecycle on real Redis + PostgreSQL: a stopping worker finishes its batch; one that must stop
+ * now hands the batch back without spending an attempt; secrets never reach logs or Redis.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { enqueueJob, waitForBatches } from '../../cli/commands/run.js';
+import { copyDemoFile, harness, pgSchema, tempDir, writeJob, type Harness } from './helpers.js';
+
+let h: Harness;
+let pg: Awaited<ReturnType<typeof pgSchema>>;
+let dir: string;
+
+beforeEach(async () => {
+  h = harness();
+  pg = await pgSchema();
+  dir = await tempDir();
+  process.env.NJ_TEST_WAREHOUSE_URL = pg.url;
+});
+afterEach(async () => {
+  await h.close();
+  await pg.drop();
+});
+
+async function bigFile(rows: number): Promise<void> {
+  let csv = 'CUST_NO,NAME,EMAIL,BALANCE,OPENED_ON,STATUS,REGION\n';
+  for (let i = 1; i <= rows; i++) csv += `${i},"Customer, No ${i}",c${i}@example.com,${i}.25,20200101,A,EU\n`;
+  await writeFile(path.join(dir, 'in', 'big.csv'), csv);
+}
+
+async function untilRunning(): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    const r = await pg.knex.raw<{ rows: { status: string }[] }>('SELECT status FROM nightjar_batches').catch(() => ({ rows: [] }));
+    if (r.rows[0]?.status === 'running') return;
+    await new Promise((res) => setTimeout(res, 25));
+  }
+  throw new Error('batch never started');
+}
+
+const count = async (): Promise<number> =>
+  (await pg.knex.raw<{ rows: { n: number }[] }>('SELECT count(*)::int AS n FROM customers')).rows[0]!.n;
+
+describe('worker lifecycle', () => {
+  it('a stopping worker finishes the running batch before it exits', async () => {
+    const job = await writeJob(dir, 'customers');
+    await bigFile(200_000);
+    const worker = await h.startWorker([job], { shutdownGraceMs: 60_000 });
+    const batches = await enqueueJob(h.queue, job, {});
+    await untilRunning();
+    await worker.close();
+    h.worker = undefined;
+    expect(await count()).toBe(200_000);
+    const [outcome] = await waitForBatches(h.redis, h.prefix, h.queue, job, batches);
+    expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 200_000 });
+  });
+
+  it('a worker that must stop now rolls back and hands the batch back without spending an attempt', async () => {
+    const job = await writeJob(dir, 'customers', { policy: { attempts: 1 } });
+    await bigFile(400_000);
+    const worker = await h.startWorker([job], { shutdownGraceMs: 1 });
+    const batches = await enqueueJob(h.queue, job, {});
+    await untilRunning();
+    await worker.close();
+    h.worker = undefined;
+    expect(await count()).toBe(0); // rolled back: nothing half-loaded
+    const bull = await h.queue.getJob(batches[0]!.batchId);
+    expect(await bull!.getState()).toMatch(/delayed|waiting/);
+    const ledger = (await pg.knex.raw<{ rows: { status: string; error_code: string }[] }>('SELECT status, error_code FROM nightjar_batches')).rows[0];
+    expect(ledger).toEqual({ status: 'retrying', error_code: 'INTERRUPTED' });
+
+    // with attempts: 1, the batch would be dead had the interruption counted; another worker loads it
+    await h.startWorker([job]);
+    const [outcome] = await waitForBatches(h.redis, h.prefix, h.queue, job, batches);
+    expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 400_000 });
+    expect(await count()).toBe(400_000);
+  });
+
+  it('never writes the connection secret into logs, queue payloads or results', async () => {
+    const secret = 'Sup3rS3cretPw';
+    process.env.NJ_TEST_SECRET_URL = pg.url.replace('postgres@', `postgres:${secret}@`);
+    const job = await writeJob(dir, 'customers', { envVar: 'NJ_TEST_SECRET_URL' });
+    await copyDemoFile(dir);
+    await h.startWorker([job]);
+    const [outcome] = await h.run(job);
+    expect(outcome!.status).toBe('published');
+    const keys = await h.redis.keys(`${h.prefix}:*`);
+    for (const k of keys) {
+      const type = await h.redis.type(k);
+      const dump = type === 'hash' ? JSON.stringify(await h.redis.hgetall(k)) : type === 'string' ? await h.redis.get(k) : '';
+      expect(dump ?? '').not.toContain(secret);
+    }
+    expect(h.logs.length).toBeGreaterThan(0);
+    expect(h.logs.join('')).not.toContain(secret);
+  });
+});
