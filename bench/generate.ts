@@ -8,7 +8,18 @@ import { once } from 'node:events';
 export const BENCH_HEADER = 'ACCT_NO,CUST_NAME,AMOUNT,TXN_DATE,BRANCH,CURRENCY,MEMO';
 
 const FIRST = ['Ada', 'Grace', 'Alan', 'Donald', 'Barbara', 'Edsger', 'Margaret', 'Dennis', 'Ken', 'John'];
-const LAST = ['Lovelace', 'Hopper', 'Turing', 'Knuth', 'Liskov', 'Dijkstra', 'Hamilton', 'Ritchie', 'Thompson', 'Backus'];
+const LAST = [
+  'Lovelace',
+  'Hopper',
+  'Turing',
+  'Knuth',
+  'Liskov',
+  'Dijkstra',
+  'Hamilton',
+  'Ritchie',
+  'Thompson',
+  'Backus',
+];
 const CUR = ['EUR', 'USD', 'GBP', 'CHF'];
 
 /** xorshift32: deterministic, fast, no floats needed for the data itself. */

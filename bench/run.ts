@@ -60,13 +60,23 @@ async function main(): Promise<void> {
   );
   const job = await loadJob(jobFile);
   const prefix = `nj-bench-${randomBytes(4).toString('hex')}`;
-  const env = { ...process.env, BENCH_PG_URL_SCHEMA: url, REDIS_URL: REDIS, NIGHTJAR_QUEUE_PREFIX: prefix, NIGHTJAR_LOG_LEVEL: 'warn' };
+  const env = {
+    ...process.env,
+    BENCH_PG_URL_SCHEMA: url,
+    REDIS_URL: REDIS,
+    NIGHTJAR_QUEUE_PREFIX: prefix,
+    NIGHTJAR_LOG_LEVEL: 'warn',
+  };
 
   // A real worker process, so its peak RSS is its own.
-  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), '--jobs', path.join(WORK, 'jobs'), 'worker'], {
-    env,
-    stdio: ['ignore', 'inherit', 'pipe'],
-  });
+  const worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), '--jobs', path.join(WORK, 'jobs'), 'worker'],
+    {
+      env,
+      stdio: ['ignore', 'inherit', 'pipe'],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let err = '';
     worker.stderr.on('data', (d: Buffer) => {
@@ -89,7 +99,8 @@ async function main(): Promise<void> {
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
   redis.disconnect();
-  if (!outcome || outcome.status !== 'published') throw new Error(`bench batch did not publish: ${JSON.stringify(outcome)}`);
+  if (!outcome || outcome.status !== 'published')
+    throw new Error(`bench batch did not publish: ${JSON.stringify(outcome)}`);
 
   // psql \copy of the same (already typed) rows into the same table, indexes and all.
   const dump = path.join(WORK, 'mapped.tsv');

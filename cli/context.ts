@@ -34,16 +34,24 @@ export async function loadAllJobs(dir: string): Promise<JobDefinition[]> {
   if (problems.length > 0) throw new NightjarError('CONFIG_INVALID', problems.join('\n'));
   const seen = new Set<string>();
   for (const j of jobs) {
-    if (seen.has(j.name)) throw new NightjarError('CONFIG_INVALID', `${j.file}: /name: job name "${j.name}" is used twice`);
+    if (seen.has(j.name))
+      throw new NightjarError('CONFIG_INVALID', `${j.file}: /name: job name "${j.name}" is used twice`);
     seen.add(j.name);
   }
   return jobs;
 }
 
 /** Connects to Redis or explains exactly what is wrong. */
-export async function connectRedis(env: NodeJS.ProcessEnv = process.env): Promise<{ redis: Redis; prefix: string; url: string }> {
+export async function connectRedis(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ redis: Redis; prefix: string; url: string }> {
   const { redisUrl, prefix } = queueSettings(env);
-  const probe = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 3000 });
+  const probe = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 3000,
+  });
   probe.on('error', () => {});
   try {
     await probe.connect();
@@ -67,9 +75,17 @@ export function redactRedis(url: string): string {
 export function table(rows: readonly Record<string, unknown>[], columns?: readonly string[]): string {
   if (rows.length === 0) return '(no rows)';
   const cols = columns ?? Object.keys(rows[0]!);
-  const cell = (v: unknown): string => (v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v));
+  const cell = (v: unknown): string =>
+    v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
   const widths = cols.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
   const fmt = (vals: string[]): string =>
-    vals.map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [fmt([...cols]), fmt(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => fmt(cols.map((c) => cell(r[c]))))].join('\n');
+    vals
+      .map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [
+    fmt([...cols]),
+    fmt(widths.map((w) => '-'.repeat(w))),
+    ...rows.map((r) => fmt(cols.map((c) => cell(r[c])))),
+  ].join('\n');
 }

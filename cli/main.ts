@@ -28,7 +28,11 @@ registerDemoCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  const message = isNightjarError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  const message = isNightjarError(err)
+    ? `${err.code}: ${err.message}`
+    : err instanceof Error
+      ? err.message
+      : String(err);
   process.stderr.write(`nightjar: ${message}\n`);
   process.exitCode = 1;
 }

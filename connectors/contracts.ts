@@ -230,7 +230,11 @@ export interface Ledger {
   ensure(): Promise<void>;
   get(batchId: string): Promise<BatchRecord | undefined>;
   /** A published batch of `job` that loaded a file with this checksum, other than `exceptBatchId`. */
-  findPublishedByChecksum(job: string, sha256: string, exceptBatchId: string): Promise<BatchRecord | undefined>;
+  findPublishedByChecksum(
+    job: string,
+    sha256: string,
+    exceptBatchId: string,
+  ): Promise<BatchRecord | undefined>;
   /** Marks an attempt as started (creates the row on first attempt). */
   start(entry: {
     batchId: string;

@@ -5,8 +5,18 @@
 import type { ColumnType, TargetColumn } from '../connectors/contracts.js';
 
 export const LINEAGE_COLUMNS = [
-  { name: '_batch_id', pg: 'text', sqlite: 'TEXT', description: 'nightjar batch that loaded this row (see nightjar_batches).' },
-  { name: '_source_line', pg: 'integer', sqlite: 'INTEGER', description: 'Line of the source file this row came from.' },
+  {
+    name: '_batch_id',
+    pg: 'text',
+    sqlite: 'TEXT',
+    description: 'nightjar batch that loaded this row (see nightjar_batches).',
+  },
+  {
+    name: '_source_line',
+    pg: 'integer',
+    sqlite: 'INTEGER',
+    description: 'Line of the source file this row came from.',
+  },
 ] as const;
 
 export type Dialect = 'postgres' | 'sqlite';
@@ -68,9 +78,11 @@ export function createTableSql(
 ): string[] {
   const qt = quoteTable(table);
   const lines = columns.map(
-    (c) => `  ${quoteIdent(c.name)} ${dialect === 'postgres' ? pgType(c) : sqliteType(c.type)}${c.nullable ? '' : ' NOT NULL'}`,
+    (c) =>
+      `  ${quoteIdent(c.name)} ${dialect === 'postgres' ? pgType(c) : sqliteType(c.type)}${c.nullable ? '' : ' NOT NULL'}`,
   );
-  for (const l of LINEAGE_COLUMNS) lines.push(`  ${quoteIdent(l.name)} ${dialect === 'postgres' ? l.pg : l.sqlite} NOT NULL`);
+  for (const l of LINEAGE_COLUMNS)
+    lines.push(`  ${quoteIdent(l.name)} ${dialect === 'postgres' ? l.pg : l.sqlite} NOT NULL`);
   if (key.length > 0) lines.push(`  PRIMARY KEY (${key.map(quoteIdent).join(', ')})`);
   const indexName = quoteIdent(`${table.replace(/\./g, '_')}__batch_id_idx`);
   const out = [
@@ -79,7 +91,8 @@ export function createTableSql(
   ];
   if (dialect === 'postgres') {
     for (const c of columns) {
-      if (c.description) out.push(`COMMENT ON COLUMN ${qt}.${quoteIdent(c.name)} IS ${quoteLiteral(c.description)}`);
+      if (c.description)
+        out.push(`COMMENT ON COLUMN ${qt}.${quoteIdent(c.name)} IS ${quoteLiteral(c.description)}`);
     }
     for (const l of LINEAGE_COLUMNS) {
       out.push(`COMMENT ON COLUMN ${qt}.${quoteIdent(l.name)} IS ${quoteLiteral(l.description)}`);
@@ -90,7 +103,9 @@ export function createTableSql(
 
 /** The PostgreSQL DDL as one script (for `nightjar mapping ddl`). */
 export function postgresDdl(table: string, columns: readonly TargetColumn[], key: readonly string[]): string {
-  return createTableSql('postgres', table, columns, key).map((s) => `${s};\n`).join('');
+  return createTableSql('postgres', table, columns, key)
+    .map((s) => `${s};\n`)
+    .join('');
 }
 
 export interface ExistingColumn {
@@ -110,19 +125,22 @@ export function diffColumns(
   for (const c of expected) {
     want.set(c.name, { type: dialect === 'postgres' ? pgType(c) : sqliteType(c.type), nullable: c.nullable });
   }
-  for (const l of LINEAGE_COLUMNS) want.set(l.name, { type: dialect === 'postgres' ? l.pg : l.sqlite, nullable: false });
+  for (const l of LINEAGE_COLUMNS)
+    want.set(l.name, { type: dialect === 'postgres' ? l.pg : l.sqlite, nullable: false });
   const have = new Map(existing.map((c) => [c.name, c]));
   const diffs: string[] = [];
   for (const [name, w] of want) {
     const h = have.get(name);
     if (!h) diffs.push(`column ${name} is missing (expected ${w.type}${w.nullable ? '' : ' NOT NULL'})`);
     else {
-      if (h.type.toLowerCase() !== w.type.toLowerCase()) diffs.push(`column ${name} is ${h.type}, expected ${w.type}`);
+      if (h.type.toLowerCase() !== w.type.toLowerCase())
+        diffs.push(`column ${name} is ${h.type}, expected ${w.type}`);
       if (!w.nullable && h.nullable) diffs.push(`column ${name} allows NULL, expected NOT NULL`);
     }
   }
   for (const h of existing) {
-    if (!want.has(h.name) && !h.nullable) diffs.push(`column ${h.name} (NOT NULL) is not produced by the mapping`);
+    if (!want.has(h.name) && !h.nullable)
+      diffs.push(`column ${h.name} (NOT NULL) is not produced by the mapping`);
   }
   return diffs;
 }

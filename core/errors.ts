@@ -20,7 +20,10 @@ export const ERROR_CODES = {
   TRAILER_MISMATCH: { retryable: false, summary: 'trailer control totals do not reconcile with the records' },
   REJECT_LIMIT_EXCEEDED: { retryable: false, summary: 'more records were rejected than the policy allows' },
   SCHEMA_MISMATCH: { retryable: false, summary: 'the target table exists with different columns' },
-  TARGET_REJECTED: { retryable: false, summary: 'the target store refused the data (constraint, type or syntax)' },
+  TARGET_REJECTED: {
+    retryable: false,
+    summary: 'the target store refused the data (constraint, type or syntax)',
+  },
   TARGET_UNAVAILABLE: { retryable: true, summary: 'the target store cannot be reached' },
   TARGET_BUSY: { retryable: true, summary: 'the target store reported a lock conflict, deadlock or timeout' },
   SOURCE_UNAVAILABLE: { retryable: true, summary: 'the source cannot be reached' },
@@ -35,7 +38,11 @@ export class NightjarError extends Error {
   readonly retryable: boolean;
   readonly details: Readonly<Record<string, unknown>>;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NightjarError';
     this.code = code;

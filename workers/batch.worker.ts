@@ -57,7 +57,9 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     const data = job.data;
     const jobRt = runtimes.get(data.job);
     if (!jobRt) throw new UnrecoverableError(`this worker has no job named "${data.job}"`);
-    const rt = data.inputDir ? { ...jobRt, source: createLocalSource({ dir: data.inputDir, pattern: '*' }) } : jobRt;
+    const rt = data.inputDir
+      ? { ...jobRt, source: createLocalSource({ dir: data.inputDir, pattern: '*' }) }
+      : jobRt;
     const attempt = job.attemptsMade + 1;
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();
@@ -95,7 +97,10 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
           },
           { jobId: data.batchId, removeOnComplete: false, removeOnFail: false },
         );
-        logger.warn({ job: data.job, batchId: data.batchId, code: err.code }, 'batch moved to the dead-letter queue');
+        logger.warn(
+          { job: data.job, batchId: data.batchId, code: err.code },
+          'batch moved to the dead-letter queue',
+        );
         throw new UnrecoverableError(`${err.code}: ${err.message}`);
       }
       throw new Error(`${err.code}: ${err.message}`);

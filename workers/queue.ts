@@ -55,7 +55,11 @@ export function redisConnection(url: string): Redis {
  * Deterministic batch id for an input: the same file (name, size, mtime) enqueued twice is one batch,
  * so schedulers and impatient operators cannot load it twice. `force` makes a new batch.
  */
-export function batchIdFor(job: string, input: Pick<InputRef, 'name' | 'size' | 'modifiedAt'>, force = false): string {
+export function batchIdFor(
+  job: string,
+  input: Pick<InputRef, 'name' | 'size' | 'modifiedAt'>,
+  force = false,
+): string {
   const h = createHash('sha256')
     .update(`${job}\0${input.name}\0${input.size}\0${input.modifiedAt.getTime()}`)
     .digest('hex')
@@ -99,7 +103,10 @@ export async function requeueBatch(
     await existing.retry('failed');
     return 'retried';
   }
-  if (existing && (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized')) {
+  if (
+    existing &&
+    (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized')
+  ) {
     return 'already-queued';
   }
   if (existing) await existing.remove();
@@ -121,5 +128,9 @@ export async function enqueueBatch(
   job: JobDefinition,
   data: Omit<BatchJobData, 'job' | 'requestedAt'>,
 ): Promise<void> {
-  await queue.add(job.name, { ...data, job: job.name, requestedAt: new Date().toISOString() }, jobOptions(job, data.batchId));
+  await queue.add(
+    job.name,
+    { ...data, job: job.name, requestedAt: new Date().toISOString() },
+    jobOptions(job, data.batchId),
+  );
 }

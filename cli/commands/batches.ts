@@ -9,7 +9,10 @@ import { connectRedis, jobsDir, loadAllJobs, table, type GlobalOptions } from '.
 import { describeOutcome, waitForBatches } from './run.js';
 
 /** Every distinct ledger (one per target store) the jobs write to. */
-async function withLedgers<T>(jobs: readonly JobDefinition[], fn: (ledgers: Ledger[]) => Promise<T>): Promise<T> {
+async function withLedgers<T>(
+  jobs: readonly JobDefinition[],
+  fn: (ledgers: Ledger[]) => Promise<T>,
+): Promise<T> {
   const sinks = new SinkPool();
   try {
     const byUrl = new Map<string, Ledger>();
@@ -24,7 +27,10 @@ async function withLedgers<T>(jobs: readonly JobDefinition[], fn: (ledgers: Ledg
   }
 }
 
-async function findBatch(jobs: readonly JobDefinition[], batchId: string): Promise<{ rec: BatchRecord; job: JobDefinition; ledger: Ledger } | undefined> {
+async function findBatch(
+  jobs: readonly JobDefinition[],
+  batchId: string,
+): Promise<{ rec: BatchRecord; job: JobDefinition; ledger: Ledger } | undefined> {
   return withLedgers(jobs, async (ledgers) => {
     for (const l of ledgers) {
       const rec = await l.get(batchId);
@@ -45,7 +51,11 @@ export function registerBatchCommands(program: Command): void {
     .action(async (opts: { job?: string; limit: number; json: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
       const records = await withLedgers(jobs, async (ledgers) => {
-        const all = (await Promise.all(ledgers.map((l) => l.list({ ...(opts.job ? { job: opts.job } : {}), limit: opts.limit })))).flat();
+        const all = (
+          await Promise.all(
+            ledgers.map((l) => l.list({ ...(opts.job ? { job: opts.job } : {}), limit: opts.limit })),
+          )
+        ).flat();
         return all.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, opts.limit);
       });
       if (opts.json) {
@@ -88,7 +98,9 @@ export function registerBatchCommands(program: Command): void {
           `${table(
             rejects.map((r) => ({
               line: r.line,
-              reason: r.errors.map((e) => `${e.field ? `${e.field}: ` : ''}${e.message} [${e.rule}]`).join('; '),
+              reason: r.errors
+                .map((e) => `${e.field ? `${e.field}: ` : ''}${e.message} [${e.rule}]`)
+                .join('; '),
               raw: r.raw,
             })),
           )}\n`,
@@ -109,11 +121,17 @@ export function registerBatchCommands(program: Command): void {
         const existing = await queue.getJob(batchId);
         const found = await findBatch(jobs, batchId);
         const job = jobs.find((j) => j.name === (existing?.data.job ?? found?.rec.job));
-        if (!job) throw new NightjarError('CONFIG_INVALID', `no batch ${batchId} in the queue or in any job's ledger`);
+        if (!job)
+          throw new NightjarError(
+            'CONFIG_INVALID',
+            `no batch ${batchId} in the queue or in any job's ledger`,
+          );
         const what = await requeueBatch(queue, job, batchId, { input: found?.rec.sourceName });
         process.stdout.write(`${batchId}: ${what}\n`);
         if (opts.wait) {
-          const [o] = await waitForBatches(redis, prefix, queue, job, [{ batchId, input: existing?.data.input ?? found?.rec.sourceName ?? '' }]);
+          const [o] = await waitForBatches(redis, prefix, queue, job, [
+            { batchId, input: existing?.data.input ?? found?.rec.sourceName ?? '' },
+          ]);
           if (o) {
             process.stdout.write(`${describeOutcome(o)}\n`);
             if (o.status !== 'published' && o.status !== 'skipped') process.exitCode = 1;

@@ -17,7 +17,12 @@ import { describeOutcome, enqueueJob, waitForBatches } from './run.js';
 import { redactUrl } from '../../core/config/env.js';
 
 async function answers(url: string): Promise<boolean> {
-  const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1500 });
+  const r = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1500,
+  });
   r.on('error', () => {});
   try {
     await r.connect();
@@ -53,13 +58,19 @@ export async function ensureRedis(): Promise<{ url: string; stop: () => void }> 
     );
   }
   const port = await freePort();
-  const child: ChildProcess = spawn(found, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child: ChildProcess = spawn(
+    found,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const privateUrl = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 50 && !(await answers(privateUrl)); i++) await new Promise((r) => setTimeout(r, 100));
   process.env.REDIS_URL = privateUrl;
-  process.stderr.write(`(no Redis at ${url}; started a private redis-server on port ${port} for this demo)\n`);
+  process.stderr.write(
+    `(no Redis at ${url}; started a private redis-server on port ${port} for this demo)\n`,
+  );
   return { url: privateUrl, stop: () => child.kill('SIGTERM') };
 }
 
@@ -79,7 +90,9 @@ export function registerDemoCommand(program: Command): void {
       const sinks = new SinkPool();
       try {
         const batches = await enqueueJob(queue, job, {});
-        process.stdout.write(`nightjar demo: job ${job.name}, ${batches.length} input(s) in ${path.relative(process.cwd(), path.resolve(job.baseDir, String(job.source.dir)))}\n\n`);
+        process.stdout.write(
+          `nightjar demo: job ${job.name}, ${batches.length} input(s) in ${path.relative(process.cwd(), path.resolve(job.baseDir, String(job.source.dir)))}\n\n`,
+        );
         const outcomes = await waitForBatches(redis, prefix, queue, job, batches);
         const sink = await sinks.get(job);
         for (const o of outcomes) {
@@ -88,18 +101,24 @@ export function registerDemoCommand(program: Command): void {
           if (rejects.length > 0) {
             process.stdout.write(`\n  rejected rows (table nightjar_rejects):\n`);
             for (const r of rejects) {
-              process.stdout.write(`    line ${r.line}: ${r.errors.map((e) => `${e.field ? `${e.field}: ` : ''}${e.message} [${e.rule}]`).join('; ')}\n`);
+              process.stdout.write(
+                `    line ${r.line}: ${r.errors.map((e) => `${e.field ? `${e.field}: ` : ''}${e.message} [${e.rule}]`).join('; ')}\n`,
+              );
             }
           }
         }
-        const [{ n } = { n: 0 }] = (await sink.query(`SELECT COUNT(*) AS n FROM ${job.target.table}`)) as { n: number }[];
+        const [{ n } = { n: 0 }] = (await sink.query(`SELECT COUNT(*) AS n FROM ${job.target.table}`)) as {
+          n: number;
+        }[];
         const url = redactUrl(sinks.resolveUrl(job));
         process.stdout.write(
           `\n  table ${job.target.table} in ${url} now holds ${n} row(s); ledger in nightjar_batches.\n` +
             `  query it:  npx nightjar query ${job.name} "SELECT customer_id, name, balance, opened_on, _batch_id, _source_line FROM ${job.target.table} LIMIT 5"\n` +
             `  ledger:    npx nightjar batches\n`,
         );
-        const sample = await sink.query(`SELECT customer_id, name, balance, opened_on, status, _source_line FROM ${job.target.table} ORDER BY customer_id LIMIT 5`);
+        const sample = await sink.query(
+          `SELECT customer_id, name, balance, opened_on, status, _source_line FROM ${job.target.table} ORDER BY customer_id LIMIT 5`,
+        );
         process.stdout.write(`\n${table(sample)}\n`);
         if (outcomes.some((o) => o.status !== 'published' && o.status !== 'skipped')) process.exitCode = 1;
       } finally {

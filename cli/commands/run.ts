@@ -11,7 +11,13 @@ import type { BatchSummary } from '../../core/pipeline/run-batch.js';
 import { getSource } from '../../connectors/registry.js';
 import type { BatchCounts, InputRef } from '../../connectors/contracts.js';
 import { createBatchWorker } from '../../workers/batch.worker.js';
-import { BATCH_QUEUE, batchIdFor, createBatchQueue, enqueueBatch, type BatchJobData } from '../../workers/queue.js';
+import {
+  BATCH_QUEUE,
+  batchIdFor,
+  createBatchQueue,
+  enqueueBatch,
+  type BatchJobData,
+} from '../../workers/queue.js';
 import { cliLogger, connectRedis, jobsDir, type GlobalOptions } from '../context.js';
 
 export interface BatchOutcome {
@@ -32,7 +38,10 @@ export interface Enqueued {
 }
 
 /** Inputs of a job: the one `--file`, or every ready input of its source. */
-export async function inputsFor(job: JobDefinition, file?: string): Promise<{ refs: InputRef[]; inputDir?: string }> {
+export async function inputsFor(
+  job: JobDefinition,
+  file?: string,
+): Promise<{ refs: InputRef[]; inputDir?: string }> {
   if (file) {
     const abs = path.resolve(file);
     let st;
@@ -42,7 +51,10 @@ export async function inputsFor(job: JobDefinition, file?: string): Promise<{ re
       throw new NightjarError('INPUT_NOT_FOUND', `--file ${file}: no such file`);
     }
     if (!st.isFile()) throw new NightjarError('INPUT_UNSAFE', `--file ${file}: not a regular file`);
-    return { refs: [{ name: path.basename(abs), size: st.size, modifiedAt: st.mtime }], inputDir: path.dirname(abs) };
+    return {
+      refs: [{ name: path.basename(abs), size: st.size, modifiedAt: st.mtime }],
+      inputDir: path.dirname(abs),
+    };
   }
   const def = await getSource(job.source.connector);
   const source = def.create(job.source, { baseDir: job.baseDir });
@@ -108,11 +120,12 @@ export async function waitForBatches(
       }
       const ledger = (await sinks.get(job)).ledger;
       const rec = await ledger.get(b.batchId).catch(() => undefined);
-      const status: BatchOutcome['status'] = rec?.status === 'published' || rec?.status === 'skipped' || rec?.status === 'dead'
-        ? rec.status
-        : error
-          ? 'failed'
-          : (summary?.status ?? 'queued');
+      const status: BatchOutcome['status'] =
+        rec?.status === 'published' || rec?.status === 'skipped' || rec?.status === 'dead'
+          ? rec.status
+          : error
+            ? 'failed'
+            : (summary?.status ?? 'queued');
       outcomes.push({
         batchId: b.batchId,
         input: b.input,
@@ -153,45 +166,77 @@ export function registerRunCommand(program: Command): void {
     .option('--force', 'load even if the same content was loaded before (makes a new batch)', false)
     .option('--wait', 'wait for the batches to finish, showing progress and the summary', false)
     .option('--with-worker', 'run a worker in this process while waiting (implies --wait)', false)
-    .option('--json', 'print one JSON object per batch: {"batchId","status","rowsRead","rowsLoaded","rowsRejected"}', false)
-    .action(async (name: string, opts: { file?: string; force: boolean; wait: boolean; withWorker: boolean; json: boolean }, cmd: Command) => {
-      const global = cmd.optsWithGlobals<GlobalOptions>();
-      const job = await findJob(name, jobsDir(global));
-      const { redis, prefix } = await connectRedis();
-      const queue = createBatchQueue(redis, prefix);
-      const logger = cliLogger();
-      const worker = opts.withWorker ? await createBatchWorker({ jobs: [job], connection: redis, prefix, logger }) : undefined;
-      try {
-        const batches = await enqueueJob(queue, job, { ...(opts.file ? { file: opts.file } : {}), force: opts.force });
-        if (batches.length === 0) {
-          if (opts.json) process.stdout.write('');
-          else process.stdout.write(`no inputs ready for job ${job.name}\n`);
-          return;
-        }
-        if (!(opts.wait || opts.withWorker)) {
-          for (const b of batches) {
-            process.stdout.write(opts.json ? `${JSON.stringify({ batchId: b.batchId, status: 'queued', input: b.input })}\n` : `enqueued ${b.batchId} (${b.input})\n`);
+    .option(
+      '--json',
+      'print one JSON object per batch: {"batchId","status","rowsRead","rowsLoaded","rowsRejected"}',
+      false,
+    )
+    .action(
+      async (
+        name: string,
+        opts: { file?: string; force: boolean; wait: boolean; withWorker: boolean; json: boolean },
+        cmd: Command,
+      ) => {
+        const global = cmd.optsWithGlobals<GlobalOptions>();
+        const job = await findJob(name, jobsDir(global));
+        const { redis, prefix } = await connectRedis();
+        const queue = createBatchQueue(redis, prefix);
+        const logger = cliLogger();
+        const worker = opts.withWorker
+          ? await createBatchWorker({ jobs: [job], connection: redis, prefix, logger })
+          : undefined;
+        try {
+          const batches = await enqueueJob(queue, job, {
+            ...(opts.file ? { file: opts.file } : {}),
+            force: opts.force,
+          });
+          if (batches.length === 0) {
+            if (opts.json) process.stdout.write('');
+            else process.stdout.write(`no inputs ready for job ${job.name}\n`);
+            return;
           }
-          return;
-        }
-        if (!worker && (await queue.getWorkersCount()) === 0 && !opts.json) {
-          process.stderr.write('note: no worker is connected yet; start one with `npx nightjar worker` (waiting…)\n');
-        }
-        const outcomes = await waitForBatches(redis, prefix, queue, job, batches, opts.json ? undefined : (id, c) => {
-          process.stderr.write(`  … ${id}: read ${c.rowsRead}, loaded ${c.rowsLoaded}, rejected ${c.rowsRejected}\n`);
-        });
-        for (const o of outcomes) {
-          process.stdout.write(
+          if (!(opts.wait || opts.withWorker)) {
+            for (const b of batches) {
+              process.stdout.write(
+                opts.json
+                  ? `${JSON.stringify({ batchId: b.batchId, status: 'queued', input: b.input })}\n`
+                  : `enqueued ${b.batchId} (${b.input})\n`,
+              );
+            }
+            return;
+          }
+          if (!worker && (await queue.getWorkersCount()) === 0 && !opts.json) {
+            process.stderr.write(
+              'note: no worker is connected yet; start one with `npx nightjar worker` (waiting…)\n',
+            );
+          }
+          const outcomes = await waitForBatches(
+            redis,
+            prefix,
+            queue,
+            job,
+            batches,
             opts.json
-              ? `${JSON.stringify({ batchId: o.batchId, status: o.status, rowsRead: o.rowsRead, rowsLoaded: o.rowsLoaded, rowsRejected: o.rowsRejected })}\n`
-              : `${describeOutcome(o)}\n`,
+              ? undefined
+              : (id, c) => {
+                  process.stderr.write(
+                    `  … ${id}: read ${c.rowsRead}, loaded ${c.rowsLoaded}, rejected ${c.rowsRejected}\n`,
+                  );
+                },
           );
+          for (const o of outcomes) {
+            process.stdout.write(
+              opts.json
+                ? `${JSON.stringify({ batchId: o.batchId, status: o.status, rowsRead: o.rowsRead, rowsLoaded: o.rowsLoaded, rowsRejected: o.rowsRejected })}\n`
+                : `${describeOutcome(o)}\n`,
+            );
+          }
+          if (outcomes.some((o) => o.status !== 'published' && o.status !== 'skipped')) process.exitCode = 1;
+        } finally {
+          await worker?.close();
+          await queue.close();
+          redis.disconnect();
         }
-        if (outcomes.some((o) => o.status !== 'published' && o.status !== 'skipped')) process.exitCode = 1;
-      } finally {
-        await worker?.close();
-        await queue.close();
-        redis.disconnect();
-      }
-    });
+      },
+    );
 }

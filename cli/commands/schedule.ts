@@ -22,7 +22,10 @@ export function registerScheduleCommand(program: Command): void {
       const tick = async (job: JobDefinition): Promise<void> => {
         try {
           const batches = await enqueueJob(queue, job, { requestedBy: 'scheduler' });
-          logger.info({ job: job.name, batches: batches.map((b) => b.batchId) }, `scheduled ${batches.length} batch(es)`);
+          logger.info(
+            { job: job.name, batches: batches.map((b) => b.batchId) },
+            `scheduled ${batches.length} batch(es)`,
+          );
         } catch (err) {
           logger.error({ err, job: job.name }, 'could not enqueue');
         }
@@ -35,7 +38,13 @@ export function registerScheduleCommand(program: Command): void {
       }
       const tasks = jobs
         .filter((j) => j.schedule)
-        .map((j) => cron.schedule(j.schedule!.cron, () => tick(j), { timezone: j.schedule!.timezone, name: j.name, noOverlap: true }));
+        .map((j) =>
+          cron.schedule(j.schedule!.cron, () => tick(j), {
+            timezone: j.schedule!.timezone,
+            name: j.name,
+            noOverlap: true,
+          }),
+        );
       process.stderr.write(`nightjar scheduler: ${tasks.length} scheduled job(s)\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGTERM', resolve);

@@ -26,7 +26,10 @@ async function mappingFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-export async function validateAll(jobs: string, mappings: string): Promise<{ ok: string[]; problems: string[] }> {
+export async function validateAll(
+  jobs: string,
+  mappings: string,
+): Promise<{ ok: string[]; problems: string[] }> {
   const ok: string[] = [];
   const problems: string[] = [];
   for (const f of await listJobFiles(jobs)) {
@@ -55,7 +58,10 @@ export function registerValidateCommand(program: Command): void {
     .description('check every job file and mapping (and the lookups they use); exit 1 on any problem')
     .option('--mappings <dir>', 'mappings folder', 'mappings')
     .action(async (opts: { mappings: string }, cmd: Command) => {
-      const { ok, problems } = await validateAll(jobsDir(cmd.optsWithGlobals<GlobalOptions>()), path.resolve(opts.mappings));
+      const { ok, problems } = await validateAll(
+        jobsDir(cmd.optsWithGlobals<GlobalOptions>()),
+        path.resolve(opts.mappings),
+      );
       for (const f of ok) process.stdout.write(`ok      ${f}\n`);
       for (const p of problems) process.stderr.write(`invalid ${p}\n`);
       process.stdout.write(`${ok.length} valid, ${problems.length} invalid\n`);

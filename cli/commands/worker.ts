@@ -8,13 +8,25 @@ export function registerWorkerCommand(program: Command): void {
     .command('worker')
     .description('process batch jobs from the queue until stopped (SIGTERM finishes the current batch)')
     .option('--concurrency <n>', 'batches processed at once', (v) => Number.parseInt(v, 10), 1)
-    .option('--grace <ms>', 'on shutdown, how long to let the running batch finish before handing it back', (v) => Number.parseInt(v, 10), 30_000)
+    .option(
+      '--grace <ms>',
+      'on shutdown, how long to let the running batch finish before handing it back',
+      (v) => Number.parseInt(v, 10),
+      30_000,
+    )
     .action(async (opts: { concurrency: number; grace: number }, cmd: Command) => {
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const logger = cliLogger();
       const jobs = await loadAllJobs(jobsDir(global)); // fails fast, naming file and field
       const { redis, prefix } = await connectRedis();
-      const w = await createBatchWorker({ jobs, connection: redis, prefix, logger, concurrency: opts.concurrency, shutdownGraceMs: opts.grace });
+      const w = await createBatchWorker({
+        jobs,
+        connection: redis,
+        prefix,
+        logger,
+        concurrency: opts.concurrency,
+        shutdownGraceMs: opts.grace,
+      });
       logger.info({ jobs: jobs.map((j) => j.name), prefix, concurrency: opts.concurrency }, 'worker ready');
       process.stderr.write(`nightjar worker ready: ${jobs.length} job(s), queue prefix "${prefix}"\n`);
       await new Promise<void>((resolve) => {

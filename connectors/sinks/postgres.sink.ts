@@ -36,7 +36,9 @@ export function copyText(v: unknown): string {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c === 92 || c === 9 || c === 10 || c === 13) {
-      return s.replace(/[\\\t\n\r]/g, (m) => (m === '\\' ? '\\\\' : m === '\t' ? '\\t' : m === '\n' ? '\\n' : '\\r'));
+      return s.replace(/[\\\t\n\r]/g, (m) =>
+        m === '\\' ? '\\\\' : m === '\t' ? '\\t' : m === '\n' ? '\\n' : '\\r',
+      );
     }
   }
   return s;
@@ -54,7 +56,8 @@ function rowEncoder(width: number, batchId: string): (values: readonly unknown[]
 
 async function introspect(db: Knex | Knex.Transaction, table: string): Promise<ExistingColumn[]> {
   const dot = table.indexOf('.');
-  const qualified = dot === -1 ? quoteIdent(table) : `${quoteIdent(table.slice(0, dot))}.${quoteIdent(table.slice(dot + 1))}`;
+  const qualified =
+    dot === -1 ? quoteIdent(table) : `${quoteIdent(table.slice(0, dot))}.${quoteIdent(table.slice(dot + 1))}`;
   const res = await db.raw<{ rows: { name: string; type: string; nullable: boolean }[] }>(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, NOT a.attnotnull AS nullable
        FROM pg_attribute a
@@ -76,7 +79,9 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
 
   async function begin(target: BatchTarget): Promise<SinkBatch> {
     const table = quoteTable(target.table);
-    const cols = [...target.columns.map((c) => c.name), '_batch_id', '_source_line'].map(quoteIdent).join(', ');
+    const cols = [...target.columns.map((c) => c.name), '_batch_id', '_source_line']
+      .map(quoteIdent)
+      .join(', ');
     const trx = await knex.transaction();
     let copy: Writable | undefined;
     let copyDone: Promise<unknown> | undefined;
@@ -87,7 +92,8 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
     };
     try {
       if (target.mode === 'replace') await trx.raw(`DELETE FROM ${table}`);
-      else if (target.mode === 'append') await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
+      else if (target.mode === 'append')
+        await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
       if (target.mode === 'upsert') {
         await trx.raw(`CREATE TEMP TABLE ${into(target)} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
       }
@@ -183,13 +189,22 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
 
 /** The target table itself, or for `upsert` the temporary staging table merged at publish. */
 function into(target: BatchTarget): string {
-  return target.mode === 'upsert' ? quoteIdent(`_nj_stage_${target.table.replace(/\W/g, '_')}`) : quoteTable(target.table);
+  return target.mode === 'upsert'
+    ? quoteIdent(`_nj_stage_${target.table.replace(/\W/g, '_')}`)
+    : quoteTable(target.table);
 }
 
-function mergeSql(table: string, stage: string, columns: readonly TargetColumn[], key: readonly string[]): string {
+function mergeSql(
+  table: string,
+  stage: string,
+  columns: readonly TargetColumn[],
+  key: readonly string[],
+): string {
   const all = [...columns.map((c) => c.name), '_batch_id', '_source_line'];
   const keySet = new Set(key);
-  const updates = all.filter((c) => !keySet.has(c)).map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
+  const updates = all
+    .filter((c) => !keySet.has(c))
+    .map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
   const list = all.map(quoteIdent).join(', ');
   // Within one file the last occurrence of a key wins, as it would in a sequential load.
   return (

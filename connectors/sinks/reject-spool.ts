@@ -29,7 +29,10 @@ export class RejectSpool {
     }
     if (!this.#out) {
       // Synchronous start; the stream buffers until the folder exists.
-      this.#file = path.join(os.tmpdir(), `nightjar-rejects-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.ndjson`);
+      this.#file = path.join(
+        os.tmpdir(),
+        `nightjar-rejects-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.ndjson`,
+      );
       this.#out = createWriteStream(this.#file);
     }
     this.#out.write(`${JSON.stringify(r)}\n`);
@@ -62,4 +65,3 @@ export class RejectSpool {
     if (this.#file) await rm(this.#file, { force: true });
   }
 }
-

@@ -61,9 +61,16 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
     kind: 'sqlite',
     ledger,
     async prepare(target) {
-      if (target.table.includes('.')) throw new Error(`SQLite tables cannot be schema-qualified: ${target.table}`);
+      if (target.table.includes('.'))
+        throw new Error(`SQLite tables cannot be schema-qualified: ${target.table}`);
       await ledger.ensure();
-      await prepareTable(knex, 'sqlite', target, (db) => introspect(db, target.table), async () => {});
+      await prepareTable(
+        knex,
+        'sqlite',
+        target,
+        (db) => introspect(db, target.table),
+        async () => {},
+      );
     },
     async begin(target: BatchTarget): Promise<SinkBatch> {
       const trx = await knex.transaction();
@@ -71,10 +78,13 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
       try {
         const table = quoteTable(target.table);
         if (target.mode === 'replace') await trx.raw(`DELETE FROM ${table}`);
-        else if (target.mode === 'append') await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
+        else if (target.mode === 'append')
+          await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
         const names = [...target.columns.map((c) => c.name), '_batch_id', '_source_line'];
         const keys = new Set(target.key);
-        const updates = names.filter((n) => !keys.has(n)).map((n) => `${quoteIdent(n)} = excluded.${quoteIdent(n)}`);
+        const updates = names
+          .filter((n) => !keys.has(n))
+          .map((n) => `${quoteIdent(n)} = excluded.${quoteIdent(n)}`);
         const conflict =
           target.mode === 'upsert'
             ? ` ON CONFLICT (${target.key.map(quoteIdent).join(', ')}) DO UPDATE SET ${updates.join(', ')}`
@@ -113,11 +123,11 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
           await ledger.insertRejects(trx, target.batchId, rejects.chunks());
           await ledger.publishInTrx(trx, target.batchId, counts);
           await trx.commit();
-        await rejects.dispose();
+          await rejects.dispose();
         },
         async abort() {
           if (!trx.isCompleted()) await trx.rollback().catch(() => {});
-        await rejects.dispose();
+          await rejects.dispose();
         },
       };
     },

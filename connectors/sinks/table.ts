@@ -10,10 +10,14 @@ import type { BatchTarget } from '../contracts.js';
  */
 export const knexLog = {
   warn: (message: unknown): void => {
-    process.stderr.write(`${JSON.stringify({ level: 40, name: 'nightjar', component: 'knex', msg: String(message).split('\n')[0] })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level: 40, name: 'nightjar', component: 'knex', msg: String(message).split('\n')[0] })}\n`,
+    );
   },
   error: (message: unknown): void => {
-    process.stderr.write(`${JSON.stringify({ level: 50, name: 'nightjar', component: 'knex', msg: String(message).split('\n')[0] })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ level: 50, name: 'nightjar', component: 'knex', msg: String(message).split('\n')[0] })}\n`,
+    );
   },
   deprecate: (): void => {},
   debug: (): void => {},

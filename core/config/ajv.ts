@@ -12,7 +12,11 @@ export function createConfigAjv(): Ajv {
 }
 
 /** One line per ajv error: `<file>: <JSON pointer>: <message>`. */
-export function formatAjvErrors(file: string, errors: readonly ErrorObject[] | null | undefined, prefix = ''): string[] {
+export function formatAjvErrors(
+  file: string,
+  errors: readonly ErrorObject[] | null | undefined,
+  prefix = '',
+): string[] {
   return (errors ?? []).map((e) => {
     let pointer = prefix + e.instancePath;
     let message = e.message ?? 'is invalid';

@@ -8,7 +8,11 @@ const REF = /^\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}$/;
 
 export function resolveEnvRef(ref: string, env: NodeJS.ProcessEnv = process.env): string {
   const m = REF.exec(ref);
-  if (!m) throw new NightjarError('CONFIG_INVALID', `${JSON.stringify(ref)} is not an environment reference like \${NAME}`);
+  if (!m)
+    throw new NightjarError(
+      'CONFIG_INVALID',
+      `${JSON.stringify(ref)} is not an environment reference like \${NAME}`,
+    );
   const [, name, fallback] = m as unknown as [string, string, string | undefined];
   const value = env[name];
   if (value !== undefined && value !== '') return value;

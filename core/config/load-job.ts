@@ -59,7 +59,17 @@ function deepFreeze<T>(o: T): T {
 }
 
 const COMMON_FORMAT_KEYS = new Set(['parser', 'encoding', 'compression']);
-const ENCODINGS = ['utf-8', 'utf8', 'windows-1252', 'cp1252', 'latin1', 'iso-8859-1', 'cp037', 'cp500', 'ascii'];
+const ENCODINGS = [
+  'utf-8',
+  'utf8',
+  'windows-1252',
+  'cp1252',
+  'latin1',
+  'iso-8859-1',
+  'cp037',
+  'cp500',
+  'ascii',
+];
 
 /** Loads and validates one job file. Throws `CONFIG_INVALID` listing every problem found. */
 export async function loadJob(file: string): Promise<JobDefinition> {
@@ -105,7 +115,9 @@ export async function loadJob(file: string): Promise<JobDefinition> {
     }
     const encoding = (format.encoding as string | undefined) ?? 'utf-8';
     if (!ENCODINGS.includes(encoding.toLowerCase())) {
-      problems.push(`${shown}: /format/encoding: unsupported encoding "${encoding}" (supported: ${ENCODINGS.join(', ')})`);
+      problems.push(
+        `${shown}: /format/encoding: unsupported encoding "${encoding}" (supported: ${ENCODINGS.join(', ')})`,
+      );
     }
     const compression = format.compression ?? 'auto';
     if (!['none', 'gzip', 'zip', 'auto'].includes(compression as string)) {

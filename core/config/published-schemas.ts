@@ -21,7 +21,11 @@ export async function publishedJobSchema(): Promise<Record<string, unknown>> {
         ...def.optionsSchema,
         properties: {
           parser: { const: name },
-          encoding: { type: 'string', default: 'utf-8', description: 'utf-8, windows-1252, latin1, cp037, cp500, …' },
+          encoding: {
+            type: 'string',
+            default: 'utf-8',
+            description: 'utf-8, windows-1252, latin1, cp037, cp500, …',
+          },
           compression: { enum: ['none', 'gzip', 'zip', 'auto'], default: 'auto' },
           ...options.properties,
         },

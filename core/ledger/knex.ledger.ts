@@ -44,24 +44,35 @@ function toRecord(r: Row): BatchRecord {
 
 /** Compact, human-readable reason stored with each reject. */
 export function rejectReason(r: Reject): string {
-  return r.errors
-    .map((e) => `${e.field ? `${e.field}: ` : ''}${e.message} [${e.rule}]`)
-    .join('; ');
+  return r.errors.map((e) => `${e.field ? `${e.field}: ` : ''}${e.message} [${e.rule}]`).join('; ');
 }
 
 const MAX_VALUE_CHARS = 200;
 
 function rejectRow(batchId: string, r: Reject): Row {
   const errors = r.errors.map((e) => {
-    const value = typeof e.value === 'string' && e.value.length > MAX_VALUE_CHARS ? `${e.value.slice(0, MAX_VALUE_CHARS)}…` : e.value;
+    const value =
+      typeof e.value === 'string' && e.value.length > MAX_VALUE_CHARS
+        ? `${e.value.slice(0, MAX_VALUE_CHARS)}…`
+        : e.value;
     return value === undefined ? { field: e.field, rule: e.rule, message: e.message } : { ...e, value };
   });
-  return { batch_id: batchId, line: r.line, raw: r.raw, reason: rejectReason(r), errors: JSON.stringify(errors) };
+  return {
+    batch_id: batchId,
+    line: r.line,
+    raw: r.raw,
+    reason: rejectReason(r),
+    errors: JSON.stringify(errors),
+  };
 }
 
 export interface KnexLedger extends Ledger {
   /** Inserts rejects inside the caller's transaction (used by sinks at publish). */
-  insertRejects(trx: Knex.Transaction, batchId: string, rejects: readonly Reject[] | AsyncIterable<readonly Reject[]>): Promise<void>;
+  insertRejects(
+    trx: Knex.Transaction,
+    batchId: string,
+    rejects: readonly Reject[] | AsyncIterable<readonly Reject[]>,
+  ): Promise<void>;
   /** Marks the batch published inside the caller's transaction. */
   publishInTrx(trx: Knex.Transaction, batchId: string, counts: BatchCounts): Promise<void>;
 }
@@ -174,7 +185,8 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       await knex.transaction(async (trx) => {
         const c = detail.counts;
         const exists: unknown = await trx(BATCHES).where({ batch_id: batchId }).first('batch_id');
-        if (!exists) await trx(BATCHES).insert({ batch_id: batchId, job: detail.job, status, created_at: now() });
+        if (!exists)
+          await trx(BATCHES).insert({ batch_id: batchId, job: detail.job, status, created_at: now() });
         await trx(BATCHES)
           .where({ batch_id: batchId })
           .update({
@@ -196,7 +208,10 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     },
 
     async list(filter = {}) {
-      let q = knex(BATCHES).select('*').orderBy('created_at', 'desc').limit(filter.limit ?? 50);
+      let q = knex(BATCHES)
+        .select('*')
+        .orderBy('created_at', 'desc')
+        .limit(filter.limit ?? 50);
       if (filter.job) q = q.where({ job: filter.job });
       return ((await q) as Row[]).map(toRecord);
     },

@@ -21,9 +21,15 @@ export interface JobRuntime {
 
 /** Loads the mapping of a job and checks that it fits the job (e.g. a key for `upsert`). */
 export async function loadJobMapping(job: JobDefinition): Promise<CompiledMapping> {
-  const mapping = await loadMapping(job.mapping.file, job.mapping.version ? { version: job.mapping.version } : {});
+  const mapping = await loadMapping(
+    job.mapping.file,
+    job.mapping.version ? { version: job.mapping.version } : {},
+  );
   if (job.target.mode === 'upsert' && mapping.key.length === 0) {
-    throw new NightjarError('CONFIG_INVALID', `${job.file}: /target/mode: "upsert" needs a key in mapping ${mapping.name} (/target/key)`);
+    throw new NightjarError(
+      'CONFIG_INVALID',
+      `${job.file}: /target/mode: "upsert" needs a key in mapping ${mapping.name} (/target/key)`,
+    );
   }
   return mapping;
 }

@@ -4,7 +4,13 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
-import { FILTERED, type BatchCounts, type BatchTarget, type InputIdentity, type Reject } from '../../connectors/contracts.js';
+import {
+  FILTERED,
+  type BatchCounts,
+  type BatchTarget,
+  type InputIdentity,
+  type Reject,
+} from '../../connectors/contracts.js';
 import { classify, NightjarError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decompress } from './decompress.js';
@@ -68,7 +74,12 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
     const previous = await sink.ledger.get(req.batchId);
     if (previous?.status === 'published' && !req.rerun) {
       log.info('batch already published; nothing to do');
-      return { ...summaryOf(previous), durationMs: Date.now() - started, input: null, table: job.target.table };
+      return {
+        ...summaryOf(previous),
+        durationMs: Date.now() - started,
+        input: null,
+        table: job.target.table,
+      };
     }
     input = await source.identify(req.input);
     if (!req.force) {
@@ -95,7 +106,12 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       const meta: Record<string, string> = { batchId: req.batchId, job: job.name, fileName: input.name };
       const out = new Array<unknown>(mapping.columns.length);
       const { rejectLimit } = job.policy;
-      const ctx = { fields: mapping.sourceFields, fileName: input.name, chunkSize: CHUNK_SIZE, encoding: job.format.encoding };
+      const ctx = {
+        fields: mapping.sourceFields,
+        fileName: input.name,
+        chunkSize: CHUNK_SIZE,
+        encoding: job.format.encoding,
+      };
 
       for await (const chunk of parser.parse(bytes, ctx)) {
         if (chunk.meta) Object.assign(meta, chunk.meta);
@@ -137,7 +153,10 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       // ── reconcile: the bytes we loaded are the bytes we identified, and every row is accounted for
       const digest = hash.digest('hex');
       if (digest !== input.sha256) {
-        throw new NightjarError('INPUT_CHANGED', `${input.name} changed while it was being read (sha256 ${digest} ≠ ${input.sha256})`);
+        throw new NightjarError(
+          'INPUT_CHANGED',
+          `${input.name} changed while it was being read (sha256 ${digest} ≠ ${input.sha256})`,
+        );
       }
       if (counts.rowsRead !== counts.rowsLoaded + counts.rowsRejected + counts.rowsFiltered) {
         throw new NightjarError('INTERNAL', `counts do not reconcile: ${JSON.stringify(counts)}`);
@@ -159,7 +178,9 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
     await settle('published');
     return { ...counts, ...base(), status: 'published' };
   } catch (thrown) {
-    const err = at.signal?.aborted ? new NightjarError('INTERRUPTED', 'worker stopped during the batch', { cause: thrown }) : classify(thrown);
+    const err = at.signal?.aborted
+      ? new NightjarError('INTERRUPTED', 'worker stopped during the batch', { cause: thrown })
+      : classify(thrown);
     // An abandoned batch (worker shutdown) goes back to the queue; it is never dead.
     const dead = !at.signal?.aborted && (at.final || !err.retryable);
     log.error({ err, code: err.code, retryable: err.retryable, dead }, `batch failed: ${err.message}`);
@@ -179,7 +200,13 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
   }
 
   function base(): Pick<BatchSummary, 'batchId' | 'job' | 'table' | 'input' | 'durationMs'> {
-    return { batchId: req.batchId, job: job.name, table: job.target.table, input, durationMs: Date.now() - started };
+    return {
+      batchId: req.batchId,
+      job: job.name,
+      table: job.target.table,
+      input,
+      durationMs: Date.now() - started,
+    };
   }
 
   async function settle(outcome: 'published' | 'failed'): Promise<void> {
@@ -191,7 +218,11 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
   }
 }
 
-function startEntry(rt: JobRuntime, req: BatchRequest, input: InputIdentity): Parameters<JobRuntime['sink']['ledger']['start']>[0] {
+function startEntry(
+  rt: JobRuntime,
+  req: BatchRequest,
+  input: InputIdentity,
+): Parameters<JobRuntime['sink']['ledger']['start']>[0] {
   return {
     batchId: req.batchId,
     job: rt.job.name,
@@ -223,9 +254,13 @@ function summaryOf(b: {
 }
 
 function rejectLimitError(counts: BatchCounts, what: string): NightjarError {
-  return new NightjarError('REJECT_LIMIT_EXCEEDED', `reject limit exceeded: ${what} (${counts.rowsRejected} of ${counts.rowsRead} read)`, {
-    details: { ...counts },
-  });
+  return new NightjarError(
+    'REJECT_LIMIT_EXCEEDED',
+    `reject limit exceeded: ${what} (${counts.rowsRejected} of ${counts.rowsRead} read)`,
+    {
+      details: { ...counts },
+    },
+  );
 }
 
 /** Passes bytes through unchanged while hashing them. */

@@ -66,7 +66,13 @@ describe('nightjar CLI', () => {
         target: { connection: '${X_URL}', table: 'customers', mode: 'merge' },
       }),
     );
-    const v = await nightjar(['--jobs', path.join(dir, 'jobs'), 'validate', '--mappings', path.join(REPO, 'mappings')]);
+    const v = await nightjar([
+      '--jobs',
+      path.join(dir, 'jobs'),
+      'validate',
+      '--mappings',
+      path.join(REPO, 'mappings'),
+    ]);
     expect(v.code).toBe(1);
     expect(v.stderr).toContain('bad.json: /target/mode: must be equal to one of the allowed values');
     expect(v.stdout).toMatch(/ok +.*good\.json/);
@@ -80,25 +86,41 @@ describe('nightjar CLI', () => {
     await writeJob(dir, 'customers');
     const file = path.join(dir, 'elsewhere.csv');
     await copyDemoFile(dir);
-    await writeFile(file, await (await import('node:fs/promises')).readFile(path.join(dir, 'in', 'customers_20261123.csv')));
-    const r = await nightjar(['--jobs', path.join(dir, 'jobs'), 'run', 'customers', '--file', file, '--with-worker', '--json'], {
-      NJ_TEST_WAREHOUSE_URL: pg.url,
-      NIGHTJAR_QUEUE_PREFIX: prefix,
-    });
+    await writeFile(
+      file,
+      await (await import('node:fs/promises')).readFile(path.join(dir, 'in', 'customers_20261123.csv')),
+    );
+    const r = await nightjar(
+      ['--jobs', path.join(dir, 'jobs'), 'run', 'customers', '--file', file, '--with-worker', '--json'],
+      {
+        NJ_TEST_WAREHOUSE_URL: pg.url,
+        NIGHTJAR_QUEUE_PREFIX: prefix,
+      },
+    );
     expect(r.stderr).not.toContain('postgres://');
     expect(r.code).toBe(0);
     const summary = JSON.parse(r.stdout.trim()) as Record<string, unknown>;
     expect(Object.keys(summary)).toEqual(['batchId', 'status', 'rowsRead', 'rowsLoaded', 'rowsRejected']);
     expect(summary).toMatchObject({ status: 'published', rowsRead: 12, rowsLoaded: 9, rowsRejected: 3 });
 
-    const b = await nightjar(['--jobs', path.join(dir, 'jobs'), 'batches', '--json'], { NJ_TEST_WAREHOUSE_URL: pg.url });
+    const b = await nightjar(['--jobs', path.join(dir, 'jobs'), 'batches', '--json'], {
+      NJ_TEST_WAREHOUSE_URL: pg.url,
+    });
     const batches = JSON.parse(b.stdout) as { batchId: string; status: string; sourceName: string }[];
     expect(batches).toHaveLength(1);
-    expect(batches[0]).toMatchObject({ batchId: summary.batchId, status: 'published', sourceName: 'elsewhere.csv' });
+    expect(batches[0]).toMatchObject({
+      batchId: summary.batchId,
+      status: 'published',
+      sourceName: 'elsewhere.csv',
+    });
   });
 
   it('the demo loads the demo file into SQLite and says how to query it', async () => {
-    const r = await nightjar(['--jobs', path.join(REPO, 'jobs'), 'demo'], { NIGHTJAR_QUEUE_PREFIX: prefix, WAREHOUSE_URL: '' }, dir);
+    const r = await nightjar(
+      ['--jobs', path.join(REPO, 'jobs'), 'demo'],
+      { NIGHTJAR_QUEUE_PREFIX: prefix, WAREHOUSE_URL: '' },
+      dir,
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/published batch .* read 12, loaded 9, rejected 3/);
     expect(r.stdout).toMatch(/line 7: balance/);
@@ -106,8 +128,12 @@ describe('nightjar CLI', () => {
     const db = new Database(path.join(dir, 'data/warehouse.db'), { readonly: true });
     try {
       expect(db.prepare('SELECT count(*) AS n FROM customers').get()).toEqual({ n: 9 });
-      expect(db.prepare("SELECT balance FROM customers WHERE customer_id = 110").get()).toEqual({ balance: '42.00' });
-      expect(db.prepare('SELECT status, rows_read, rows_loaded, rows_rejected FROM nightjar_batches').get()).toEqual({
+      expect(db.prepare('SELECT balance FROM customers WHERE customer_id = 110').get()).toEqual({
+        balance: '42.00',
+      });
+      expect(
+        db.prepare('SELECT status, rows_read, rows_loaded, rows_rejected FROM nightjar_batches').get(),
+      ).toEqual({
         status: 'published',
         rows_read: 12,
         rows_loaded: 9,
@@ -117,7 +143,11 @@ describe('nightjar CLI', () => {
       db.close();
     }
     // again: nothing is loaded twice
-    const again = await nightjar(['--jobs', path.join(REPO, 'jobs'), 'demo'], { NIGHTJAR_QUEUE_PREFIX: prefix, WAREHOUSE_URL: '' }, dir);
+    const again = await nightjar(
+      ['--jobs', path.join(REPO, 'jobs'), 'demo'],
+      { NIGHTJAR_QUEUE_PREFIX: prefix, WAREHOUSE_URL: '' },
+      dir,
+    );
     expect(again.code).toBe(0);
     const db2 = new Database(path.join(dir, 'data/warehouse.db'), { readonly: true });
     expect(db2.prepare('SELECT count(*) AS n FROM customers').get()).toEqual({ n: 9 });
@@ -129,7 +159,8 @@ describe('nightjar CLI', () => {
     const rows = 300_000;
     await mkdir(path.join(dir, 'in'), { recursive: true });
     let csv = 'CUST_NO,NAME,EMAIL,BALANCE,OPENED_ON,STATUS,REGION\n';
-    for (let i = 1; i <= rows; i++) csv += `${i},"Customer, No ${i}",c${i}@example.com,${i}.25,20200101,A,EU\n`;
+    for (let i = 1; i <= rows; i++)
+      csv += `${i},"Customer, No ${i}",c${i}@example.com,${i}.25,20200101,A,EU\n`;
     await writeFile(path.join(dir, 'in', 'big.csv'), csv);
     const env = { NJ_TEST_WAREHOUSE_URL: pg.url, NIGHTJAR_QUEUE_PREFIX: prefix, NIGHTJAR_LOCK_MS: '1500' };
     const jobs = path.join(dir, 'jobs');
@@ -141,7 +172,9 @@ describe('nightjar CLI', () => {
     expect(enqueue.code, enqueue.stderr).toBe(0);
     // wait until the first worker is inside the batch, then kill it without warning
     for (let i = 0; i < 200; i++) {
-      const r = await pg.knex.raw<{ rows: { status: string }[] }>('SELECT status FROM nightjar_batches').catch(() => ({ rows: [] }));
+      const r = await pg.knex
+        .raw<{ rows: { status: string }[] }>('SELECT status FROM nightjar_batches')
+        .catch(() => ({ rows: [] }));
       if (r.rows[0]?.status === 'running') break;
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -153,10 +186,18 @@ describe('nightjar CLI', () => {
     try {
       const waited = await nightjar(['--jobs', jobs, 'run', 'customers', '--wait', '--json'], env);
       expect(waited.code, waited.stderr).toBe(0);
-      expect(JSON.parse(waited.stdout.trim())).toMatchObject({ status: 'published', rowsLoaded: rows, rowsRejected: 0 });
-      const n = await pg.knex.raw<{ rows: { n: number; d: number }[] }>('SELECT count(*)::int AS n, count(DISTINCT customer_id)::int AS d FROM customers');
+      expect(JSON.parse(waited.stdout.trim())).toMatchObject({
+        status: 'published',
+        rowsLoaded: rows,
+        rowsRejected: 0,
+      });
+      const n = await pg.knex.raw<{ rows: { n: number; d: number }[] }>(
+        'SELECT count(*)::int AS n, count(DISTINCT customer_id)::int AS d FROM customers',
+      );
       expect(n.rows[0]).toEqual({ n: rows, d: rows });
-      const ledger = await pg.knex.raw<{ rows: { attempts: number; status: string }[] }>('SELECT attempts, status FROM nightjar_batches');
+      const ledger = await pg.knex.raw<{ rows: { attempts: number; status: string }[] }>(
+        'SELECT attempts, status FROM nightjar_batches',
+      );
       expect(ledger.rows[0]!.status).toBe('published');
       expect(ledger.rows[0]!.attempts).toBeGreaterThanOrEqual(2);
     } finally {
@@ -165,4 +206,3 @@ describe('nightjar CLI', () => {
     }
   });
 });
-

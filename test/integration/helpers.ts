@@ -13,7 +13,12 @@ import { Redis } from 'ioredis';
 import { loadJob, type JobDefinition } from '../../core/config/load-job.js';
 import { createLogger } from '../../core/logger.js';
 import { createBatchWorker, type BatchWorker } from '../../workers/batch.worker.js';
-import { createBatchQueue, DEAD_LETTER_QUEUE, type BatchJobData, type DeadLetterData } from '../../workers/queue.js';
+import {
+  createBatchQueue,
+  DEAD_LETTER_QUEUE,
+  type BatchJobData,
+  type DeadLetterData,
+} from '../../workers/queue.js';
 import { enqueueJob, waitForBatches, type BatchOutcome } from '../../cli/commands/run.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
@@ -23,7 +28,12 @@ export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const uid = (): string => randomBytes(5).toString('hex');
 
 /** A fresh PostgreSQL schema; `url` puts it first on the search_path. */
-export async function pgSchema(): Promise<{ schema: string; url: string; knex: Knex; drop: () => Promise<void> }> {
+export async function pgSchema(): Promise<{
+  schema: string;
+  url: string;
+  knex: Knex;
+  drop: () => Promise<void>;
+}> {
   const schema = `nj_t_${uid()}`;
   const admin = knexFactory({ client: 'pg', connection: PG_URL, pool: { min: 0, max: 2 } });
   await admin.raw(`CREATE SCHEMA ${schema}`);

@@ -28,7 +28,7 @@ afterEach(async () => {
 });
 
 const count = async (sql = 'SELECT count(*)::int AS n FROM customers'): Promise<number> =>
-  ((await pg.knex.raw<{ rows: { n: number }[] }>(sql)).rows[0]!.n);
+  (await pg.knex.raw<{ rows: { n: number }[] }>(sql)).rows[0]!.n;
 
 describe('a nightly CSV batch into PostgreSQL', () => {
   it('loads the valid rows with lineage, rejects the bad ones with line and reason, and reconciles', async () => {
@@ -39,27 +39,44 @@ describe('a nightly CSV batch into PostgreSQL', () => {
     const [outcome] = await h.run(job);
     expect(outcome).toMatchObject({ status: 'published', rowsRead: 12, rowsLoaded: 9, rowsRejected: 3 });
 
-    const rows = (await pg.knex.raw<{ rows: Record<string, unknown>[] }>(
-      'SELECT customer_id, balance::text AS balance, opened_on::text AS opened_on, status, region, _batch_id, _source_line FROM customers ORDER BY customer_id',
-    )).rows;
+    const rows = (
+      await pg.knex.raw<{ rows: Record<string, unknown>[] }>(
+        'SELECT customer_id, balance::text AS balance, opened_on::text AS opened_on, status, region, _batch_id, _source_line FROM customers ORDER BY customer_id',
+      )
+    ).rows;
     expect(rows).toHaveLength(9);
-    expect(rows[0]).toMatchObject({ customer_id: '101', balance: '1234.50', opened_on: '1997-11-04', _source_line: 2 });
+    expect(rows[0]).toMatchObject({
+      customer_id: '101',
+      balance: '1234.50',
+      opened_on: '1997-11-04',
+      _source_line: 2,
+    });
     expect(rows.find((r) => r.customer_id === '110')).toMatchObject({ balance: '42.00' });
     expect(rows.find((r) => r.customer_id === '111')).toMatchObject({ opened_on: null });
     expect(rows.find((r) => r.customer_id === '105')).toMatchObject({ status: 'A', balance: '15.50' });
     expect(new Set(rows.map((r) => r._batch_id))).toEqual(new Set([outcome!.batchId]));
 
-    const rejects = (await pg.knex.raw<{ rows: { line: number; reason: string; raw: string }[] }>(
-      'SELECT line, reason, raw FROM nightjar_rejects ORDER BY line',
-    )).rows;
+    const rejects = (
+      await pg.knex.raw<{ rows: { line: number; reason: string; raw: string }[] }>(
+        'SELECT line, reason, raw FROM nightjar_rejects ORDER BY line',
+      )
+    ).rows;
     expect(rejects.map((r) => r.line)).toEqual([7, 8, 9]);
     expect(rejects[0]!.reason).toMatch(/balance/);
     expect(rejects[1]!.reason).toMatch(/opened_on/);
     expect(rejects[2]!.reason).toMatch(/CUST_NO|customer_id/);
     expect(rejects[0]!.raw).toContain('12.3x');
 
-    const [ledger] = (await pg.knex.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM nightjar_batches')).rows;
-    expect(ledger).toMatchObject({ status: 'published', rows_read: '12', rows_loaded: '9', rows_rejected: '3', attempts: 1 });
+    const [ledger] = (
+      await pg.knex.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM nightjar_batches')
+    ).rows;
+    expect(ledger).toMatchObject({
+      status: 'published',
+      rows_read: '12',
+      rows_loaded: '9',
+      rows_rejected: '3',
+      attempts: 1,
+    });
     expect(ledger!.file_sha256).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -70,7 +87,9 @@ describe('a nightly CSV batch into PostgreSQL', () => {
 
     const [first] = await h.run(job);
     expect(first!.status).toBe('published');
-    const before: unknown = await pg.knex.raw('SELECT customer_id, balance, _batch_id, _source_line FROM customers ORDER BY customer_id');
+    const before: unknown = await pg.knex.raw(
+      'SELECT customer_id, balance, _batch_id, _source_line FROM customers ORDER BY customer_id',
+    );
 
     // the same batch enqueued again (a scheduler tick, an impatient operator): no change
     const [again] = await h.run(job);
@@ -79,9 +98,13 @@ describe('a nightly CSV batch into PostgreSQL', () => {
 
     // an operator's forced re-run of the same batch id replaces its own rows
     expect(await requeueBatch(h.queue, job, first!.batchId, {})).toBe('requeued');
-    const [rerun] = await waitForBatches(h.redis, h.prefix, h.queue, job, [{ batchId: first!.batchId, input: 'customers_20261123.csv' }]);
+    const [rerun] = await waitForBatches(h.redis, h.prefix, h.queue, job, [
+      { batchId: first!.batchId, input: 'customers_20261123.csv' },
+    ]);
     expect(rerun).toMatchObject({ status: 'published', rowsLoaded: 9 });
-    const after: unknown = await pg.knex.raw('SELECT customer_id, balance, _batch_id, _source_line FROM customers ORDER BY customer_id');
+    const after: unknown = await pg.knex.raw(
+      'SELECT customer_id, balance, _batch_id, _source_line FROM customers ORDER BY customer_id',
+    );
     expect((after as { rows: unknown[] }).rows).toEqual((before as { rows: unknown[] }).rows);
 
     // the same bytes under a new name: skipped as a duplicate
@@ -111,14 +134,25 @@ describe('a nightly CSV batch into PostgreSQL', () => {
     expect(outcome!.error).toMatch(/reject limit/);
     expect(await count()).toBe(0);
 
-    const [ledger] = (await pg.knex.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM nightjar_batches')).rows;
-    expect(ledger).toMatchObject({ status: 'dead', error_code: 'REJECT_LIMIT_EXCEEDED', attempts: 1, rows_loaded: '0' });
+    const [ledger] = (
+      await pg.knex.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM nightjar_batches')
+    ).rows;
+    expect(ledger).toMatchObject({
+      status: 'dead',
+      error_code: 'REJECT_LIMIT_EXCEEDED',
+      attempts: 1,
+      rows_loaded: '0',
+    });
     // the rejects that tripped the limit are kept for diagnosis
     expect(await count('SELECT count(*)::int AS n FROM nightjar_rejects')).toBe(3);
 
     const deadJobs = await h.dead.getJobs(['waiting', 'completed', 'failed', 'delayed']);
     expect(deadJobs).toHaveLength(1);
-    expect(deadJobs[0]!.data).toMatchObject({ batchId: outcome!.batchId, errorCode: 'REJECT_LIMIT_EXCEEDED', attempts: 1 });
+    expect(deadJobs[0]!.data).toMatchObject({
+      batchId: outcome!.batchId,
+      errorCode: 'REJECT_LIMIT_EXCEEDED',
+      attempts: 1,
+    });
     expect(JSON.stringify(deadJobs[0]!.data)).not.toContain('postgres://');
   });
 
@@ -153,7 +187,9 @@ describe('a nightly CSV batch into PostgreSQL', () => {
     try {
       const [outcome] = await h.run(job);
       expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 9 });
-      const [ledger] = (await pg.knex.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM nightjar_batches')).rows;
+      const [ledger] = (
+        await pg.knex.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM nightjar_batches')
+      ).rows;
       expect(ledger).toMatchObject({ status: 'published' });
       // the first attempt never reached the store, so the ledger counts one; BullMQ counts both
       const bull = await h.queue.getJob(outcome!.batchId);
@@ -168,18 +204,28 @@ describe('a nightly CSV batch into PostgreSQL', () => {
   });
 
   it('upsert updates rows by key and replace swaps the whole table atomically', async () => {
-    const up = await writeJob(dir, 'customers', { target: { connection: '${NJ_TEST_WAREHOUSE_URL}', table: 'customers', mode: 'upsert' } });
+    const up = await writeJob(dir, 'customers', {
+      target: { connection: '${NJ_TEST_WAREHOUSE_URL}', table: 'customers', mode: 'upsert' },
+    });
     await copyDemoFile(dir);
     await h.startWorker([up]);
     await h.run(up);
     const header = 'CUST_NO,NAME,EMAIL,BALANCE,OPENED_ON,STATUS,REGION\n';
-    await writeFile(path.join(dir, 'in', 'customers_b.csv'), `${header}0000101,"Lovelace, Ada",ada@example.com,1.00,19971104,C,EU\n`);
-    await appendFile(path.join(dir, 'in', 'customers_b.csv'), '0000301,"Fresh, Row",f@example.com,2.00,20200101,A,EU\n');
+    await writeFile(
+      path.join(dir, 'in', 'customers_b.csv'),
+      `${header}0000101,"Lovelace, Ada",ada@example.com,1.00,19971104,C,EU\n`,
+    );
+    await appendFile(
+      path.join(dir, 'in', 'customers_b.csv'),
+      '0000301,"Fresh, Row",f@example.com,2.00,20200101,A,EU\n',
+    );
     await h.run(up);
     expect(await count()).toBe(10);
-    const ada = (await pg.knex.raw<{ rows: { balance: string; status: string }[] }>(
-      "SELECT balance::text AS balance, status FROM customers WHERE customer_id = 101",
-    )).rows[0];
+    const ada = (
+      await pg.knex.raw<{ rows: { balance: string; status: string }[] }>(
+        'SELECT balance::text AS balance, status FROM customers WHERE customer_id = 101',
+      )
+    ).rows[0];
     expect(ada).toEqual({ balance: '1.00', status: 'C' });
   });
 });

@@ -31,7 +31,9 @@ async function bigFile(rows: number): Promise<void> {
 
 async function untilRunning(): Promise<void> {
   for (let i = 0; i < 400; i++) {
-    const r = await pg.knex.raw<{ rows: { status: string }[] }>('SELECT status FROM nightjar_batches').catch(() => ({ rows: [] }));
+    const r = await pg.knex
+      .raw<{ rows: { status: string }[] }>('SELECT status FROM nightjar_batches')
+      .catch(() => ({ rows: [] }));
     if (r.rows[0]?.status === 'running') return;
     await new Promise((res) => setTimeout(res, 25));
   }
@@ -66,7 +68,11 @@ describe('worker lifecycle', () => {
     expect(await count()).toBe(0); // rolled back: nothing half-loaded
     const bull = await h.queue.getJob(batches[0]!.batchId);
     expect(await bull!.getState()).toMatch(/delayed|waiting/);
-    const ledger = (await pg.knex.raw<{ rows: { status: string; error_code: string }[] }>('SELECT status, error_code FROM nightjar_batches')).rows[0];
+    const ledger = (
+      await pg.knex.raw<{ rows: { status: string; error_code: string }[] }>(
+        'SELECT status, error_code FROM nightjar_batches',
+      )
+    ).rows[0];
     expect(ledger).toEqual({ status: 'retrying', error_code: 'INTERRUPTED' });
 
     // with attempts: 1, the batch would be dead had the interruption counted; another worker loads it
@@ -87,7 +93,12 @@ describe('worker lifecycle', () => {
     const keys = await h.redis.keys(`${h.prefix}:*`);
     for (const k of keys) {
       const type = await h.redis.type(k);
-      const dump = type === 'hash' ? JSON.stringify(await h.redis.hgetall(k)) : type === 'string' ? await h.redis.get(k) : '';
+      const dump =
+        type === 'hash'
+          ? JSON.stringify(await h.redis.hgetall(k))
+          : type === 'string'
+            ? await h.redis.get(k)
+            : '';
       expect(dump ?? '').not.toContain(secret);
     }
     expect(h.logs.length).toBeGreaterThan(0);

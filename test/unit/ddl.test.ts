@@ -4,7 +4,14 @@ import type { TargetColumn } from '../../connectors/contracts.js';
 
 const columns: TargetColumn[] = [
   { name: 'customer_id', type: 'integer', nullable: false, description: 'Legacy number' },
-  { name: 'balance', type: 'decimal', precision: 12, scale: 2, nullable: false, description: "Owner's balance" },
+  {
+    name: 'balance',
+    type: 'decimal',
+    precision: 12,
+    scale: 2,
+    nullable: false,
+    description: "Owner's balance",
+  },
   { name: 'opened_on', type: 'date', nullable: true },
   { name: 'seen_at', type: 'timestamp', nullable: true },
   { name: 'active', type: 'boolean', nullable: true },

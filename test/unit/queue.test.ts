@@ -21,6 +21,10 @@ describe('batch ids', () => {
 
   it('job options carry the policy: attempts and backoff', async () => {
     const job = await loadJob(path.resolve(import.meta.dirname, '../../jobs/demo-customers.json'));
-    expect(jobOptions(job, 'b1')).toMatchObject({ jobId: 'b1', attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+    expect(jobOptions(job, 'b1')).toMatchObject({
+      jobId: 'b1',
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 2000 },
+    });
   });
 });

@@ -5,7 +5,9 @@ describe('environment references', () => {
   it('resolves ${NAME} and ${NAME:-default}', () => {
     expect(resolveEnvRef('${WAREHOUSE_URL}', { WAREHOUSE_URL: 'postgres://x' })).toBe('postgres://x');
     expect(resolveEnvRef('${WAREHOUSE_URL:-sqlite:data/w.db}', {})).toBe('sqlite:data/w.db');
-    expect(resolveEnvRef('${WAREHOUSE_URL:-sqlite:data/w.db}', { WAREHOUSE_URL: '' })).toBe('sqlite:data/w.db');
+    expect(resolveEnvRef('${WAREHOUSE_URL:-sqlite:data/w.db}', { WAREHOUSE_URL: '' })).toBe(
+      'sqlite:data/w.db',
+    );
   });
 
   it('fails with the variable name when it is not set', () => {

@@ -34,7 +34,11 @@ describe('job files', () => {
 
   it('applies policy defaults', async () => {
     const job = await loadJob(await jobFile(valid));
-    expect(job.policy).toEqual({ attempts: 5, backoff: { type: 'exponential', delayMs: 5000 }, rejectLimit: {} });
+    expect(job.policy).toEqual({
+      attempts: 5,
+      backoff: { type: 'exponential', delayMs: 5000 },
+      rejectLimit: {},
+    });
   });
 
   it('names the file and JSON pointer of every problem', async () => {
@@ -55,16 +59,24 @@ describe('job files', () => {
   });
 
   it('checks connector options with the connector’s own schema', async () => {
-    const err = await loadJob(await jobFile({ ...valid, source: { connector: 'local', dir: 'in' } })).catch((e: Error) => e);
+    const err = await loadJob(await jobFile({ ...valid, source: { connector: 'local', dir: 'in' } })).catch(
+      (e: Error) => e,
+    );
     expect((err as Error).message).toMatch(/\/source\/pattern: is required/);
-    const err2 = await loadJob(await jobFile({ ...valid, source: { connector: 'ftp' } })).catch((e: Error) => e);
+    const err2 = await loadJob(await jobFile({ ...valid, source: { connector: 'ftp' } })).catch(
+      (e: Error) => e,
+    );
     expect((err2 as Error).message).toMatch(/\/source\/connector: unknown source connector "ftp"/);
-    const err3 = await loadJob(await jobFile({ ...valid, format: { parser: 'csv', delimitr: ';' } })).catch((e: Error) => e);
+    const err3 = await loadJob(await jobFile({ ...valid, format: { parser: 'csv', delimitr: ';' } })).catch(
+      (e: Error) => e,
+    );
     expect((err3 as Error).message).toMatch(/\/format\/delimitr: is not an allowed property/);
   });
 
   it('reports invalid JSON and a name that does not match the file', async () => {
     await expect(loadJob(await jobFile('{ "name": '))).rejects.toThrow(/not valid JSON/);
-    await expect(loadJob(await jobFile(valid, 'other'))).rejects.toThrow(/\/name: "j1" must match the file name "other"/);
+    await expect(loadJob(await jobFile(valid, 'other'))).rejects.toThrow(
+      /\/name: "j1" must match the file name "other"/,
+    );
   });
 });
