@@ -1,9 +1,26 @@
 /**
- * Local drop folder. Lists files matching a glob directly inside `dir` (no recursion), never follows
- * symlinks and never accepts a name that is a path.
+ * Local drop folder. Lists files matching a glob directly inside `dir` (no recursion), hands over only
+ * files that have fully arrived, and moves them aside once their batch has ended.
+ *
+ * Arrival: a file is complete when
+ * - `doneMarkers` is set: a regular file `<name><suffix>` exists for one of the suffixes
+ *   (`customers.csv` + `customers.csv.done`); marker files are never inputs themselves;
+ * - `stableForMs` is set: the file has not been modified for that long (every write moves the mtime, so
+ *   size and mtime have both been stable that long; writers that back-date mtimes need markers);
+ * - both are set: both hold. Neither: every matching file is complete (fine for fixtures and for senders
+ *   that rename into the folder atomically).
+ *
+ * Settling (`settle()`, after the batch ended): published and skipped inputs move to `archiveDir`, failed
+ * ones to `failedDir`, each renamed `<base>.<UTC timestamp><ext>` so that nothing is overwritten; without
+ * the folder the file stays where it is. Input is never deleted (a move that crosses file systems copies,
+ * then unlinks the original). The done-marker is removed when the batch ends, so a file is picked up
+ * once per marker.
+ *
+ * Path safety: names are plain file names (no separators, no `..`, no NUL), symlinks are never listed and
+ * never opened (`O_NOFOLLOW` closes the race between the check and the open).
  */
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, realpath } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { copyFile, link, lstat, mkdir, open, readdir, realpath, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -17,6 +34,14 @@ export interface LocalSourceOptions {
   readonly dir: string;
   /** Glob for input names, e.g. `customers_*.csv`. */
   readonly pattern: string;
+  /** Suffixes of done-marker files, e.g. `[".done", ".ok"]`. */
+  readonly doneMarkers?: readonly string[];
+  /** A file is complete once it has not been modified for this many milliseconds. */
+  readonly stableForMs?: number;
+  /** Where published and skipped inputs go (relative to the job file). @defaultValue they stay */
+  readonly archiveDir?: string;
+  /** Where inputs of failed batches go (relative to the job file). @defaultValue they stay */
+  readonly failedDir?: string;
 }
 
 export const localOptionsSchema = {
@@ -27,6 +52,28 @@ export const localOptionsSchema = {
     connector: { const: 'local' },
     dir: { type: 'string', minLength: 1, description: 'Drop folder (relative to the job file).' },
     pattern: { type: 'string', minLength: 1, description: 'Glob for input names, e.g. `orders_*.csv`.' },
+    doneMarkers: {
+      type: 'array',
+      minItems: 1,
+      uniqueItems: true,
+      items: { type: 'string', pattern: '^\\.[A-Za-z0-9_.-]+$' },
+      description: 'A file is complete once `<name><suffix>` exists for one suffix, e.g. [".done", ".ok"].',
+    },
+    stableForMs: {
+      type: 'integer',
+      minimum: 0,
+      description: 'A file is complete once it has not been modified for this many milliseconds.',
+    },
+    archiveDir: {
+      type: 'string',
+      minLength: 1,
+      description: 'Published and skipped inputs move here, timestamped (default: they stay).',
+    },
+    failedDir: {
+      type: 'string',
+      minLength: 1,
+      description: 'Inputs of failed batches move here, timestamped (default: they stay).',
+    },
   },
 } as const;
 
@@ -45,9 +92,55 @@ export function assertPlainName(name: string): void {
   }
 }
 
-export function createLocalSource(options: LocalSourceOptions): Source {
+/** `customers.csv.gz` at 2026-11-24T02:30:00.123Z → `customers.20261124T023000123Z.csv.gz`. */
+export function timestampedName(name: string, at: Date): string {
+  const stamp = at.toISOString().replace(/[-:.]/g, '');
+  const dot = name.indexOf('.', 1);
+  return dot === -1 ? `${name}.${stamp}` : `${name.slice(0, dot)}.${stamp}${name.slice(dot)}`;
+}
+
+const code = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
+
+/** Moves a file without ever overwriting: hard link + unlink, or copy + unlink across file systems. */
+async function moveAside(from: string, folder: string, name: string, at: Date): Promise<string> {
+  await mkdir(folder, { recursive: true });
+  const stamped = timestampedName(name, at);
+  for (let n = 0; ; n++) {
+    const to = path.join(folder, n === 0 ? stamped : `${stamped}.${n}`);
+    try {
+      await link(from, to);
+    } catch (err) {
+      const c = code(err);
+      if (c === 'EEXIST') continue;
+      if (c !== 'EXDEV' && c !== 'EPERM' && c !== 'ENOTSUP' && c !== 'EOPNOTSUPP') throw err;
+      try {
+        await copyFile(from, to, constants.COPYFILE_EXCL);
+      } catch (copyErr) {
+        if (code(copyErr) === 'EEXIST') continue;
+        throw copyErr;
+      }
+    }
+    await unlink(from);
+    return to;
+  }
+}
+
+export function createLocalSource(options: LocalSourceOptions, clock: () => Date = () => new Date()): Source {
   const dir = path.resolve(options.dir);
   const matches = picomatch(options.pattern, { dot: false });
+  const markers = options.doneMarkers ?? [];
+  const stableForMs = options.stableForMs;
+  const archiveDir = options.archiveDir === undefined ? undefined : path.resolve(options.archiveDir);
+  const failedDir = options.failedDir === undefined ? undefined : path.resolve(options.failedDir);
+  for (const [key, folder] of [
+    ['archiveDir', archiveDir],
+    ['failedDir', failedDir],
+  ] as const) {
+    if (folder === dir) {
+      throw new NightjarError('CONFIG_INVALID', `source.${key} must not be the drop folder itself (${dir})`);
+    }
+  }
+  const isMarker = (name: string): boolean => markers.some((m) => name.endsWith(m));
 
   async function plainFile(name: string): Promise<{ full: string; size: number; modifiedAt: Date }> {
     assertPlainName(name);
@@ -56,15 +149,33 @@ export function createLocalSource(options: LocalSourceOptions): Source {
     try {
       st = await lstat(full);
     } catch (err) {
-      if ((err as { code?: string }).code === 'ENOENT') {
+      if (code(err) === 'ENOENT') {
         throw new NightjarError('INPUT_NOT_FOUND', `input ${name} not found in ${dir}`, { cause: err });
       }
       throw err;
     }
     if (!st.isFile()) {
-      throw new NightjarError('INPUT_UNSAFE', `input ${name} in ${dir} is not a regular file (symlinks are not followed)`);
+      throw new NightjarError(
+        'INPUT_UNSAFE',
+        `input ${name} in ${dir} is not a regular file (symlinks are not followed)`,
+      );
     }
     return { full, size: st.size, modifiedAt: st.mtime };
+  }
+
+  /** `O_NOFOLLOW`: a file swapped for a symlink after the check is refused (ELOOP), not followed. */
+  async function openNoFollow(full: string, name: string): Promise<Readable> {
+    let handle;
+    try {
+      handle = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW);
+    } catch (err) {
+      if (code(err) === 'ELOOP')
+        throw new NightjarError('INPUT_UNSAFE', `input ${name} in ${dir} became a symlink`);
+      if (code(err) === 'ENOENT')
+        throw new NightjarError('INPUT_NOT_FOUND', `input ${name} not found in ${dir}`);
+      throw err;
+    }
+    return handle.createReadStream({ highWaterMark: 1 << 20 });
   }
 
   return {
@@ -74,27 +185,77 @@ export function createLocalSource(options: LocalSourceOptions): Source {
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (err) {
-        throw new NightjarError('SOURCE_UNAVAILABLE', `cannot read drop folder ${dir}: ${(err as Error).message}`, {
-          cause: err,
-        });
+        throw new NightjarError(
+          'SOURCE_UNAVAILABLE',
+          `cannot read drop folder ${dir}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
       }
+      const files = new Set(entries.filter((e) => e.isFile()).map((e) => e.name));
+      const now = clock().getTime();
       const refs: InputRef[] = [];
-      for (const e of entries) {
-        if (!e.isFile() || !matches(e.name)) continue;
-        const st = await lstat(path.join(dir, e.name));
-        refs.push({ name: e.name, size: st.size, modifiedAt: st.mtime });
+      for (const name of files) {
+        if (!matches(name) || isMarker(name)) continue;
+        if (markers.length > 0 && !markers.some((m) => files.has(name + m))) continue;
+        let st;
+        try {
+          st = await lstat(path.join(dir, name));
+        } catch (err) {
+          if (code(err) === 'ENOENT') continue; // taken away since readdir
+          throw err;
+        }
+        if (!st.isFile()) continue;
+        if (stableForMs !== undefined && now - st.mtimeMs < stableForMs) continue;
+        refs.push({ name, size: st.size, modifiedAt: st.mtime });
       }
       return refs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
     async identify(name: string): Promise<InputIdentity> {
       const { full, size } = await plainFile(name);
       const hash = createHash('sha256');
-      for await (const chunk of createReadStream(full, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
+      let read = 0;
+      for await (const chunk of await openNoFollow(full, name)) {
+        hash.update(chunk as Buffer);
+        read += (chunk as Buffer).length;
+      }
+      if (read !== size) {
+        throw new NightjarError(
+          'INPUT_CHANGED',
+          `input ${name} changed while it was read (${size} → ${read} bytes)`,
+        );
+      }
       return { name, uri: `file://${await realpath(full)}`, size, sha256: hash.digest('hex') };
     },
     async open(name: string): Promise<Readable> {
       const { full } = await plainFile(name);
-      return createReadStream(full, { highWaterMark: 1 << 20 });
+      return openNoFollow(full, name);
+    },
+    async settle(name: string, outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
+      assertPlainName(name);
+      const folder = outcome === 'failed' ? failedDir : archiveDir;
+      const full = path.join(dir, name);
+      if (folder !== undefined) {
+        let st;
+        try {
+          st = await lstat(full);
+        } catch (err) {
+          if (code(err) !== 'ENOENT') throw err;
+        }
+        if (st !== undefined) {
+          if (!st.isFile())
+            throw new NightjarError('INPUT_UNSAFE', `input ${name} in ${dir} is not a regular file`);
+          await moveAside(full, folder, name, clock());
+        }
+      }
+      for (const m of markers) {
+        try {
+          await unlink(path.join(dir, name + m));
+        } catch (err) {
+          if (code(err) !== 'ENOENT') throw err;
+        }
+      }
     },
     async close(): Promise<void> {},
   };
@@ -105,6 +266,13 @@ export const definition: SourceDefinition = {
   optionsSchema: localOptionsSchema,
   create(options, context) {
     const o = options as unknown as LocalSourceOptions;
-    return createLocalSource({ ...o, dir: path.resolve(context.baseDir, o.dir) });
+    const resolve = (p: string | undefined): string | undefined =>
+      p === undefined ? undefined : path.resolve(context.baseDir, p);
+    return createLocalSource({
+      ...o,
+      dir: resolve(o.dir)!,
+      ...(o.archiveDir !== undefined ? { archiveDir: resolve(o.archiveDir) } : {}),
+      ...(o.failedDir !== undefined ? { failedDir: resolve(o.failedDir) } : {}),
+    });
   },
 };

@@ -109,7 +109,21 @@ export async function loadJob(file: string): Promise<JobDefinition> {
       const options = Object.fromEntries(Object.entries(format).filter(([k]) => !COMMON_FORMAT_KEYS.has(k)));
       const v = validatorFor(def.optionsSchema);
       if (!v(options)) problems.push(...formatAjvErrors(shown, v.errors, '/format'));
-      else for (const k of Object.keys(options)) format[k] = options[k]; // defaults applied by ajv
+      else {
+        for (const k of Object.keys(options)) format[k] = options[k]; // defaults applied by ajv
+        // Checks the schema cannot express (e.g. overlapping fixed-width fields) fail here, at load time.
+        try {
+          def.create(options);
+        } catch (err) {
+          const d = (err as { details?: { problems?: unknown } }).details;
+          const list = Array.isArray(d?.problems) ? (d.problems as string[]) : [(err as Error).message];
+          problems.push(
+            ...list.map(
+              (p) => `${shown}: ${p.startsWith('/') && !p.startsWith('/format') ? `/format${p}` : p}`,
+            ),
+          );
+        }
+      }
     } catch (err) {
       problems.push(`${shown}: /format/parser: ${(err as Error).message}`);
     }

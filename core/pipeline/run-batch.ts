@@ -48,6 +48,8 @@ export interface BatchSummary extends BatchCounts {
   readonly durationMs: number;
 }
 
+const RESERVED_META = { batchId: true, job: true, fileName: true } as const;
+
 /** Records per parser chunk, and the unit of backpressure towards the store. */
 export const CHUNK_SIZE = 2000;
 /** Rejects kept for the ledger of a batch that fails (a published batch keeps all of them). */
@@ -114,7 +116,10 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       };
 
       for await (const chunk of parser.parse(bytes, ctx)) {
-        if (chunk.meta) Object.assign(meta, chunk.meta);
+        if (chunk.meta) {
+          // Header fields join the batch metadata; they never overwrite nightjar's own keys.
+          for (const [k, v] of Object.entries(chunk.meta)) if (!(k in RESERVED_META)) meta[k] = v;
+        }
         for (const issue of chunk.issues) {
           const r: Reject = {
             line: issue.line,
