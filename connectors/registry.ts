@@ -61,7 +61,11 @@ const SINK_PROTOCOLS: Readonly<Record<string, string>> = Object.freeze({
   'postgresql:': 'postgres',
 });
 
-async function resolve<T>(table: Readonly<Record<string, Loader<T>>>, what: string, name: string): Promise<T> {
+async function resolve<T>(
+  table: Readonly<Record<string, Loader<T>>>,
+  what: string,
+  name: string,
+): Promise<T> {
   const load = Object.hasOwn(table, name) ? table[name] : undefined;
   if (!load) {
     throw new NightjarError(

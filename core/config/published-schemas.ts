@@ -45,5 +45,5 @@ export async function publishedJobSchema(): Promise<Record<string, unknown>> {
     properties: { parser: { enum: parserNames() } },
     allOf: formatBranches,
   };
-  return schema as unknown as Record<string, unknown>;
+  return schema;
 }
