@@ -15,7 +15,18 @@ export const benchMappingDocument = {
   name: 'bench-accounts',
   version: '1.0.0',
   source: {
-    fields: ['ACCT_NO', 'NAME', 'BRANCH', 'OPEN_DT', 'LAST_DT', 'BALANCE', 'CREDIT_LIMIT', 'STATUS', 'VIP', 'EMAIL'],
+    fields: [
+      'ACCT_NO',
+      'NAME',
+      'BRANCH',
+      'OPEN_DT',
+      'LAST_DT',
+      'BALANCE',
+      'CREDIT_LIMIT',
+      'STATUS',
+      'VIP',
+      'EMAIL',
+    ],
     schema: {
       type: 'object',
       properties: { ACCT_NO: { type: 'string', pattern: '^[0-9]{1,9}$' } },
@@ -46,7 +57,13 @@ export const benchMappingDocument = {
     name: { from: 'NAME', ops: ['trim'] },
     branch: { from: 'BRANCH', ops: ['trim', 'upper'] },
     opened_on: { from: 'OPEN_DT', ops: [{ op: 'date', format: 'YYYYMMDD' }] },
-    last_activity_on: { from: 'LAST_DT', ops: [{ op: 'nullIf', values: ['0000000'] }, { op: 'date', format: 'CYYMMDD' }] },
+    last_activity_on: {
+      from: 'LAST_DT',
+      ops: [
+        { op: 'nullIf', values: ['0000000'] },
+        { op: 'date', format: 'CYYMMDD' },
+      ],
+    },
     balance: { from: 'BALANCE', ops: [{ op: 'impliedDecimal', scale: 2 }] },
     credit_limit: { from: 'CREDIT_LIMIT', ops: [{ op: 'decimal', thousands: ',' }] },
     status: { from: 'STATUS', ops: [{ op: 'lookup', values: { A: 'active', D: 'dormant', C: 'closed' } }] },
@@ -71,7 +88,8 @@ function generate(n: number): string[][] {
     const y = 1970 + rnd(55);
     const m = 1 + rnd(12);
     const d = 1 + rnd(28);
-    const last = rnd(10) === 0 ? '0000000' : `1${pad(rnd(25), 2)}${pad(1 + rnd(12), 2)}${pad(1 + rnd(28), 2)}`;
+    const last =
+      rnd(10) === 0 ? '0000000' : `1${pad(rnd(25), 2)}${pad(1 + rnd(12), 2)}${pad(1 + rnd(28), 2)}`;
     const cents = rnd(100_000_000);
     records[i] = [
       String(1 + i),
@@ -89,9 +107,16 @@ function generate(n: number): string[][] {
   return records;
 }
 
-export async function runMappingBench(): Promise<{ name: string; recordsPerSecond: number; lines: string[] }> {
+export async function runMappingBench(): Promise<{
+  name: string;
+  recordsPerSecond: number;
+  lines: string[];
+}> {
   await Promise.resolve();
-  const mapping = compileMapping(benchMappingDocument, path.resolve(import.meta.dirname, 'bench-accounts.mapping.json'));
+  const mapping = compileMapping(
+    benchMappingDocument,
+    path.resolve(import.meta.dirname, 'bench-accounts.mapping.json'),
+  );
   const records = generate(RECORDS);
   const out = new Array<unknown>(mapping.columns.length);
   const meta = { fileName: 'bench.csv', batchId: 'bench', job: 'bench' };

@@ -1,0 +1,222 @@
+/**
+ * Loading a mapping: read the file, check it against the mapping schema, derive the target columns,
+ * resolve lookup tables, and compile the row function. Every problem is a `MAPPING_INVALID` error naming
+ * the file and the JSON pointer of the offending rule, raised when the mapping loads (worker start,
+ * `nightjar validate`), never in the middle of a batch.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { CompiledMapping, TargetColumn } from '../../connectors/contracts.js';
+import { NightjarError } from '../errors.js';
+import { isObject, propertyColumns, type ColumnSpec, type JsonSchema } from './columns.js';
+import { compileRowFunction } from './compile.js';
+import type { MappingDocument } from './document.js';
+import { didYouMean, displayPath, mappingInvalid } from './invalid.js';
+import { bestError, createAjv, describeAjvError, errorPointer } from './json-schema.js';
+import { lookupSchema, mappingLoadSchema } from './mapping.schema.js';
+import type { LookupTable } from './operations/index.js';
+
+export interface LoadedMapping extends CompiledMapping {
+  /** The mapping file (absolute path). */
+  readonly file: string;
+  readonly document: MappingDocument;
+  readonly description?: string;
+  /** Source fields (and `$meta.` names) each column reads. */
+  readonly lineage: Readonly<Record<string, readonly string[]>>;
+}
+
+let documentValidator: ValidateFunction | undefined;
+let lookupValidator: ValidateFunction | undefined;
+
+function schemaValidator(schema: JsonSchema): ValidateFunction {
+  return createAjv({ verbose: true }).compile(schema);
+}
+
+/** The message for the most telling structural error, with a did-you-mean for unknown properties. */
+function structuralProblem(errors: readonly ErrorObject[]): { pointer: string; message: string } {
+  const err = bestError(errors);
+  if (!err) return { pointer: '', message: 'invalid document' };
+  let message = describeAjvError(err);
+  if (
+    err.keyword === 'additionalProperties' &&
+    isObject(err.parentSchema) &&
+    isObject(err.parentSchema.properties)
+  ) {
+    message += didYouMean(
+      String((err.params as Record<string, unknown>).additionalProperty),
+      Object.keys(err.parentSchema.properties),
+    );
+  }
+  if (err.keyword === 'required') {
+    return { pointer: err.instancePath, message };
+  }
+  return { pointer: errorPointer(err), message };
+}
+
+function parseJson(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw mappingInvalid(file, '', `not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads and checks a lookup table file (`mappings/lookups/<name>.json`). */
+export function loadLookupTable(file: string): LookupTable {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new NightjarError(
+      'MAPPING_INVALID',
+      `${displayPath(file)}: cannot read lookup table: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { file: displayPath(file), pointer: '' },
+      },
+    );
+  }
+  const doc = parseJson(text, file);
+  lookupValidator ??= schemaValidator(lookupSchema);
+  if (!lookupValidator(doc)) {
+    const { pointer, message } = structuralProblem(lookupValidator.errors ?? []);
+    throw mappingInvalid(file, pointer, message);
+  }
+  const values = (doc as { values: Record<string, unknown> }).values;
+  return { name: path.basename(file, '.json'), file, values: Object.freeze({ ...values }) };
+}
+
+/**
+ * Compiles a mapping document (already parsed). `file` names it in errors and anchors `lookups/`.
+ * Synchronous: lookup tables are read with `readFileSync`.
+ */
+export function compileMapping(document: unknown, file: string): LoadedMapping {
+  const absolute = path.resolve(file);
+  const invalid: (pointer: string, message: string) => never = (pointer, message) => {
+    throw mappingInvalid(absolute, pointer, message);
+  };
+  documentValidator ??= schemaValidator(mappingLoadSchema);
+  if (!documentValidator(document)) {
+    const { pointer, message } = structuralProblem(documentValidator.errors ?? []);
+    invalid(pointer, message);
+  }
+  const doc = document as MappingDocument;
+  const ajv = createAjv();
+
+  const target = doc.target.schema;
+  if (!ajv.validateSchema(target)) {
+    const err = bestError(ajv.errors ?? []);
+    invalid(
+      '/target/schema' + (err ? errorPointer(err) : ''),
+      `invalid JSON Schema: ${err ? describeAjvError(err) : 'unknown error'}`,
+    );
+  }
+  if (target.type !== undefined && target.type !== 'object')
+    invalid('/target/schema/type', 'the target schema describes an object');
+  const columns: ColumnSpec[] = propertyColumns(target, '/target/schema', target, invalid, true);
+
+  const key = doc.target.key ?? [];
+  key.forEach((name, i) => {
+    const column = columns.find((c) => c.name === name);
+    if (!column)
+      invalid(
+        `/target/key/${i}`,
+        `${JSON.stringify(name)} is not a target column${didYouMean(
+          name,
+          columns.map((c) => c.name),
+        )}`,
+      );
+    if (column.nullable)
+      invalid(`/target/key/${i}`, `key column ${JSON.stringify(name)} must be required and not nullable`);
+    if (column.type === 'json')
+      invalid(`/target/key/${i}`, `key column ${JSON.stringify(name)} cannot be json`);
+  });
+
+  const lookupDir = path.join(path.dirname(absolute), 'lookups');
+  const lookups = new Map<string, LookupTable>();
+  const row = compileRowFunction(doc, columns, {
+    ajv,
+    invalid,
+    lookupTable: (name, pointer) => {
+      const cached = lookups.get(name);
+      if (cached) return cached;
+      const tableFile = path.join(lookupDir, `${name}.json`);
+      let table: LookupTable;
+      try {
+        table = loadLookupTable(tableFile);
+      } catch (err) {
+        if (err instanceof NightjarError && (err.cause as { code?: string } | undefined)?.code === 'ENOENT') {
+          invalid(
+            pointer,
+            `lookup table ${JSON.stringify(name)} not found (expected ${displayPath(tableFile)})`,
+          );
+        }
+        throw err;
+      }
+      lookups.set(name, table);
+      return table;
+    },
+  });
+
+  const publicColumns: TargetColumn[] = columns.map((c) =>
+    Object.freeze({
+      name: c.name,
+      type: c.type,
+      nullable: c.nullable,
+      ...(c.precision !== undefined ? { precision: c.precision } : {}),
+      ...(c.scale !== undefined ? { scale: c.scale } : {}),
+      ...(c.description !== undefined ? { description: c.description } : {}),
+    }),
+  );
+  return Object.freeze({
+    name: doc.name,
+    version: doc.version,
+    ...(doc.description !== undefined ? { description: doc.description } : {}),
+    sourceFields: Object.freeze([...doc.source.fields]),
+    columns: Object.freeze(publicColumns),
+    key: Object.freeze([...key]),
+    map: row.map,
+    file: absolute,
+    document: deepFreeze(structuredClone(doc)),
+    lineage: Object.freeze(row.lineage),
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Reads, checks and compiles a mapping file. With `version`, refuses a mapping of another version (a job
+ * pinning its mapping).
+ */
+export async function loadMapping(file: string, options: { version?: string } = {}): Promise<LoadedMapping> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new NightjarError(
+      'MAPPING_INVALID',
+      `${displayPath(file)}: cannot read mapping: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { file: displayPath(file), pointer: '' },
+      },
+    );
+  }
+  const mapping = compileMapping(parseJson(text, file), file);
+  if (options.version !== undefined && options.version !== mapping.version) {
+    throw mappingInvalid(
+      mapping.file,
+      '/version',
+      `the mapping has version ${JSON.stringify(mapping.version)} but the job pins ${JSON.stringify(options.version)}`,
+    );
+  }
+  return mapping;
+}
