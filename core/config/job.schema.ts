@@ -62,6 +62,19 @@ export const jobSchema = {
         },
       ],
     },
+    businessDate: {
+      type: 'object',
+      additionalProperties: false,
+      minProperties: 1,
+      maxProperties: 1,
+      description:
+        'Where `$meta.businessDate` comes from: a regular expression whose first group is applied to the input ' +
+        'name, or a header field of the file. Default: the UTC date the batch started, as YYYYMMDD.',
+      properties: {
+        fileName: { type: 'string', format: 'regex', description: 'e.g. `_(\\d{8})\\.csv$`' },
+        header: { type: 'string', minLength: 1, description: 'Header field name, e.g. `BUSINESS_DATE`.' },
+      },
+    },
     target: {
       type: 'object',
       additionalProperties: false,

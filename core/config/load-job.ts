@@ -29,6 +29,8 @@ export interface JobDefinition {
     readonly options: Readonly<Record<string, unknown>>;
   };
   readonly mapping: { readonly file: string; readonly version?: string };
+  /** Where `$meta.businessDate` comes from (default: the UTC date the batch started, YYYYMMDD). */
+  readonly businessDate?: { readonly fileName?: string; readonly header?: string };
   readonly target: { readonly connection: string; readonly table: string; readonly mode: LoadMode };
   readonly policy: {
     readonly attempts: number;
@@ -166,6 +168,7 @@ export async function loadJob(file: string): Promise<JobDefinition> {
       options: Object.fromEntries(Object.entries(format).filter(([k]) => !COMMON_FORMAT_KEYS.has(k))),
     },
     mapping: { ...mappingRef, file: path.resolve(baseDir, mappingRef.file) },
+    ...(doc.businessDate ? { businessDate: doc.businessDate } : {}),
     target: doc.target as JobDefinition['target'],
     policy: doc.policy as JobDefinition['policy'],
   };

@@ -105,7 +105,12 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       const hash = createHash('sha256');
       const raw = await source.open(req.input);
       const bytes = decompress(pipeWithErrors(raw, hashing(hash)), job.format.compression, req.input);
-      const meta: Record<string, string> = { batchId: req.batchId, job: job.name, fileName: input.name };
+      const meta: Record<string, string> = {
+        batchId: req.batchId,
+        job: job.name,
+        fileName: input.name,
+        businessDate: businessDateOf(job, input.name, started),
+      };
       const out = new Array<unknown>(mapping.columns.length);
       const { rejectLimit } = job.policy;
       const ctx = {
@@ -115,10 +120,29 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         encoding: job.format.encoding,
       };
 
+      let headerDate = job.businessDate?.header === undefined;
       for await (const chunk of parser.parse(bytes, ctx)) {
         if (chunk.meta) {
           // Header fields join the batch metadata; they never overwrite nightjar's own keys.
           for (const [k, v] of Object.entries(chunk.meta)) if (!(k in RESERVED_META)) meta[k] = v;
+          const field = job.businessDate?.header;
+          if (field !== undefined) {
+            const value = chunk.meta[field];
+            if (value === undefined) {
+              throw new NightjarError(
+                'HEADER_INVALID',
+                `${input.name}: header has no field ${field} for the business date`,
+              );
+            }
+            meta.businessDate = value;
+            headerDate = true;
+          }
+        }
+        if (!headerDate && chunk.records.length > 0) {
+          throw new NightjarError(
+            'HEADER_INVALID',
+            `${input.name}: no header record to read the business date from`,
+          );
         }
         for (const issue of chunk.issues) {
           const r: Reject = {
@@ -256,6 +280,22 @@ function summaryOf(b: {
     rowsRejected: b.rowsRejected,
     rowsFiltered: b.rowsFiltered,
   };
+}
+
+/** `$meta.businessDate` before the file's header is read: from the file name, or the start date. */
+function businessDateOf(job: JobRuntime['job'], fileName: string, started: number): string {
+  const pattern = job.businessDate?.fileName;
+  if (pattern !== undefined) {
+    const m = new RegExp(pattern).exec(fileName);
+    if (!m?.[1]) {
+      throw new NightjarError(
+        'INPUT_UNREADABLE',
+        `${fileName}: the name does not match businessDate.fileName /${pattern}/`,
+      );
+    }
+    return m[1];
+  }
+  return new Date(started).toISOString().slice(0, 10).replace(/-/g, '');
 }
 
 function rejectLimitError(counts: BatchCounts, what: string): NightjarError {

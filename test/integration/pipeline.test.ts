@@ -229,3 +229,67 @@ describe('a nightly CSV batch into PostgreSQL', () => {
     expect(ada).toEqual({ balance: '1.00', status: 'C' });
   });
 });
+
+describe('batch metadata', () => {
+  it('$meta.businessDate comes from the file name when the job says so; lineage columns reach the table', async () => {
+    const mapping = path.join(dir, 'dated.mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        name: 'dated',
+        version: '2',
+        source: {
+          fields: ['ID'],
+          schema: { type: 'object', properties: { ID: { type: 'string' } }, required: ['ID'] },
+        },
+        target: {
+          schema: {
+            type: 'object',
+            properties: {
+              id: { type: 'integer' },
+              business_date: { type: 'string', format: 'date' },
+              file_name: { type: 'string' },
+            },
+            required: ['id', 'business_date', 'file_name'],
+          },
+        },
+        fields: {
+          id: { from: 'ID', ops: ['integer'] },
+          business_date: { from: '$meta.businessDate', ops: [{ op: 'date', format: 'YYYYMMDD' }] },
+          file_name: { from: '$meta.fileName' },
+        },
+      }),
+    );
+    const job = await writeJob(dir, 'dated', {
+      mapping,
+      businessDate: { fileName: '_(\\d{8})\\.csv$' },
+      target: { connection: '${NJ_TEST_WAREHOUSE_URL}', table: 'dated' },
+    });
+    await writeFile(path.join(dir, 'in', 'extract_20261123.csv'), 'ID\n1\n2\n');
+    await writeFile(path.join(dir, 'in', 'extract_undated.csv'), 'ID\n3\n');
+    await h.startWorker([job]);
+    const outcomes = await h.run(job);
+    expect(outcomes.find((o) => o.input === 'extract_20261123.csv')).toMatchObject({
+      status: 'published',
+      rowsLoaded: 2,
+    });
+    const undated = outcomes.find((o) => o.input === 'extract_undated.csv');
+    expect(undated).toMatchObject({ status: 'dead' });
+    expect(undated!.error).toMatch(/does not match businessDate.fileName/);
+    const rows = (
+      await pg.knex.raw<{ rows: Record<string, unknown>[] }>(
+        'SELECT id, business_date::text AS d, file_name FROM dated ORDER BY id',
+      )
+    ).rows;
+    expect(rows).toEqual([
+      { id: '1', d: '2026-11-23', file_name: 'extract_20261123.csv' },
+      { id: '2', d: '2026-11-23', file_name: 'extract_20261123.csv' },
+    ]);
+    const ledger = (
+      await pg.knex.raw<{ rows: Record<string, unknown>[] }>(
+        "SELECT mapping_name, mapping_version FROM nightjar_batches WHERE status = 'published'",
+      )
+    ).rows;
+    expect(ledger).toEqual([{ mapping_name: 'dated', mapping_version: '2' }]);
+  });
+});
