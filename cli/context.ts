@@ -41,28 +41,37 @@ export async function loadAllJobs(dir: string): Promise<JobDefinition[]> {
   return jobs;
 }
 
-/** Connects to Redis or explains exactly what is wrong. */
-export async function connectRedis(
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<{ redis: Redis; prefix: string; url: string }> {
-  const { redisUrl, prefix } = queueSettings(env);
-  const probe = new Redis(redisUrl, {
+/** One PING with no retries: the error if Redis does not answer at `url`, else undefined. */
+export async function pingRedis(url: string, timeoutMs = 3000): Promise<Error | undefined> {
+  const probe = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
-    connectTimeout: 3000,
+    connectTimeout: timeoutMs,
   });
   probe.on('error', () => {});
   try {
     await probe.connect();
     await probe.ping();
+    return undefined;
   } catch (err) {
-    throw new NightjarError(
-      'SOURCE_UNAVAILABLE',
-      `cannot reach Redis at ${redactRedis(redisUrl)} (${(err as Error).message}); start redis-server or set REDIS_URL`,
-    );
+    return err as Error;
   } finally {
     probe.disconnect();
+  }
+}
+
+/** Connects to Redis or explains exactly what is wrong. */
+export async function connectRedis(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ redis: Redis; prefix: string; url: string }> {
+  const { redisUrl, prefix } = queueSettings(env);
+  const err = await pingRedis(redisUrl);
+  if (err) {
+    throw new NightjarError(
+      'SOURCE_UNAVAILABLE',
+      `cannot reach Redis at ${redactRedis(redisUrl)} (${err.message}); start redis-server or set REDIS_URL`,
+    );
   }
   return { redis: redisConnection(redisUrl), prefix, url: redisUrl };
 }

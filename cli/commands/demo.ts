@@ -7,31 +7,16 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { Redis } from 'ioredis';
 import { findJob } from '../../core/config/load-job.js';
 import { SinkPool } from '../../core/pipeline/job-runtime.js';
 import { createBatchWorker } from '../../workers/batch.worker.js';
 import { createBatchQueue } from '../../workers/queue.js';
-import { cliLogger, connectRedis, jobsDir, table, type GlobalOptions } from '../context.js';
+import { cliLogger, connectRedis, jobsDir, pingRedis, table, type GlobalOptions } from '../context.js';
 import { describeOutcome, enqueueJob, waitForBatches } from './run.js';
 import { redactUrl } from '../../core/config/env.js';
 
 async function answers(url: string): Promise<boolean> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 1500,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
+  return (await pingRedis(url, 1500)) === undefined;
 }
 
 async function freePort(): Promise<number> {

@@ -5,25 +5,15 @@
  */
 import { appendFile, copyFile, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { JobDefinition } from '../../core/config/load-job.js';
-import { harness, pgSchema, REPO, tempDir, writeJob, type Harness } from './helpers.js';
+import { REPO, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
 
 let h: Harness;
-let pg: Awaited<ReturnType<typeof pgSchema>>;
+let pg: PgSchema;
 let dir: string;
-
-beforeEach(async () => {
-  h = harness();
-  pg = await pgSchema();
-  dir = await tempDir('nightjar-formats-');
-  process.env.NJ_TEST_WAREHOUSE_URL = pg.url;
-});
-
-afterEach(async () => {
-  await h.close();
-  await pg.drop();
-});
+const env = useBatchEnv('nightjar-formats-');
+beforeEach(() => ({ h, pg, dir } = env));
 
 /** A temp copy of one of `jobs/formats/*.json`, reading `<dir>/in`, loading into the test schema. */
 async function formatJob(repoJob: string, source: Record<string, unknown> = {}): Promise<JobDefinition> {

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { Writable } from 'node:stream';
 import path from 'node:path';
 import { Queue } from 'bullmq';
+import { afterEach, beforeEach } from 'vitest';
 import knexFactory, { type Knex } from 'knex';
 import { Redis } from 'ioredis';
 import { loadJob, type JobDefinition } from '../../core/config/load-job.js';
@@ -49,6 +50,33 @@ export async function pgSchema(): Promise<{
       await admin.destroy();
     },
   };
+}
+
+export type PgSchema = Awaited<ReturnType<typeof pgSchema>>;
+
+export interface BatchEnv {
+  h: Harness;
+  pg: PgSchema;
+  dir: string;
+}
+
+/**
+ * Registers beforeEach/afterEach hooks giving every test a queue namespace, a PostgreSQL schema (as
+ * `$NJ_TEST_WAREHOUSE_URL`) and a temp folder of its own. Read the fields inside tests or hooks.
+ */
+export function useBatchEnv(dirPrefix?: string): BatchEnv {
+  const env = {} as BatchEnv;
+  beforeEach(async () => {
+    env.h = harness();
+    env.pg = await pgSchema();
+    env.dir = await tempDir(dirPrefix);
+    process.env.NJ_TEST_WAREHOUSE_URL = env.pg.url;
+  });
+  afterEach(async () => {
+    await env.h.close();
+    await env.pg.drop();
+  });
+  return env;
 }
 
 export async function tempDir(prefix = 'nightjar-test-'): Promise<string> {

@@ -4,28 +4,19 @@
  */
 import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { postgresDdl } from '../../core/ddl.js';
 import { loadMapping } from '../../core/mapping/load-mapping.js';
-import { harness, pgSchema, REPO, tempDir, writeJob, type Harness } from './helpers.js';
+import { REPO, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
 
 const MAPPING = path.join(REPO, 'mappings/ibmi-customers.mapping.json');
 const SAMPLE = path.join(REPO, 'fixtures/ibmi/incoming/CUSMST_20261123.csv');
 
 let h: Harness;
-let pg: Awaited<ReturnType<typeof pgSchema>>;
+let pg: PgSchema;
 let dir: string;
-
-beforeEach(async () => {
-  h = harness();
-  pg = await pgSchema();
-  dir = await tempDir();
-  process.env.NJ_TEST_WAREHOUSE_URL = pg.url;
-});
-afterEach(async () => {
-  await h.close();
-  await pg.drop();
-});
+const env = useBatchEnv();
+beforeEach(() => ({ h, pg, dir } = env));
 
 describe('IBM i customer master → PostgreSQL', () => {
   it('loads through a worker into the table created from the generated DDL', async () => {

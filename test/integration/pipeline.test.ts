@@ -6,26 +6,16 @@
 import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { requeueBatch } from '../../workers/queue.js';
 import { waitForBatches } from '../../cli/commands/run.js';
-import { copyDemoFile, harness, pgSchema, tempDir, writeJob, type Harness } from './helpers.js';
+import { copyDemoFile, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
 
 let h: Harness;
-let pg: Awaited<ReturnType<typeof pgSchema>>;
+let pg: PgSchema;
 let dir: string;
-
-beforeEach(async () => {
-  h = harness();
-  pg = await pgSchema();
-  dir = await tempDir();
-  process.env.NJ_TEST_WAREHOUSE_URL = pg.url;
-});
-
-afterEach(async () => {
-  await h.close();
-  await pg.drop();
-});
+const env = useBatchEnv();
+beforeEach(() => ({ h, pg, dir } = env));
 
 const count = async (sql = 'SELECT count(*)::int AS n FROM customers'): Promise<number> =>
   (await pg.knex.raw<{ rows: { n: number }[] }>(sql)).rows[0]!.n;

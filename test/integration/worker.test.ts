@@ -4,24 +4,15 @@
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueueJob, waitForBatches } from '../../cli/commands/run.js';
-import { copyDemoFile, harness, pgSchema, tempDir, writeJob, type Harness } from './helpers.js';
+import { copyDemoFile, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
 
 let h: Harness;
-let pg: Awaited<ReturnType<typeof pgSchema>>;
+let pg: PgSchema;
 let dir: string;
-
-beforeEach(async () => {
-  h = harness();
-  pg = await pgSchema();
-  dir = await tempDir();
-  process.env.NJ_TEST_WAREHOUSE_URL = pg.url;
-});
-afterEach(async () => {
-  await h.close();
-  await pg.drop();
-});
+const env = useBatchEnv();
+beforeEach(() => ({ h, pg, dir } = env));
 
 async function bigFile(rows: number): Promise<void> {
   let csv = 'CUST_NO,NAME,EMAIL,BALANCE,OPENED_ON,STATUS,REGION\n';
