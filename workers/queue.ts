@@ -123,11 +123,19 @@ export async function requeueBatch(
   return 'requeued';
 }
 
+/**
+ * Adds a batch job. A batch already waiting or running is left alone (BullMQ dedupes by job id), and so
+ * is a dead one (re-run it deliberately with `requeueBatch`). A completed job kept in Redis is replaced:
+ * the ledger in the target store, not queue retention, decides whether the batch still has work to do
+ * (a published batch is a no-op; the same job pointed at another store loads there).
+ */
 export async function enqueueBatch(
   queue: Queue<BatchJobData>,
   job: JobDefinition,
   data: Omit<BatchJobData, 'job' | 'requestedAt'>,
 ): Promise<void> {
+  const existing = await queue.getJob(data.batchId);
+  if (existing && (await existing.isCompleted())) await existing.remove();
   await queue.add(
     job.name,
     { ...data, job: job.name, requestedAt: new Date().toISOString() },

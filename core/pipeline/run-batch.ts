@@ -76,6 +76,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
     const previous = await sink.ledger.get(req.batchId);
     if (previous?.status === 'published' && !req.rerun) {
       log.info('batch already published; nothing to do');
+      await settle('published'); // a crash between commit and archiving left the input behind
       return {
         ...summaryOf(previous),
         durationMs: Date.now() - started,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { requeueBatch } from '../../workers/queue.js';
 import { waitForBatches } from '../../cli/commands/run.js';
-import { copyDemoFile, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
+import { copyDemoFile, pgSchema, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
 
 let h: Harness;
 let pg: PgSchema;
@@ -281,5 +281,30 @@ describe('batch metadata', () => {
       )
     ).rows;
     expect(ledger).toEqual([{ mapping_name: 'dated', mapping_version: '2' }]);
+  });
+});
+
+describe('the ledger decides, not queue retention', () => {
+  it('the same job pointed at another store loads there even though the queue still remembers the batch', async () => {
+    const job = await writeJob(dir, 'customers');
+    await copyDemoFile(dir);
+    await h.startWorker([job]);
+    const [first] = await h.run(job);
+    expect(first).toMatchObject({ status: 'published', rowsLoaded: 9 });
+    await h.worker!.close();
+
+    const other = await pgSchema();
+    try {
+      process.env.NJ_TEST_WAREHOUSE_URL = other.url;
+      await h.startWorker([job]);
+      const [second] = await h.run(job);
+      expect(second).toMatchObject({ batchId: first!.batchId, status: 'published', rowsLoaded: 9 });
+      const n = await other.knex.raw<{ rows: { n: number }[] }>('SELECT count(*)::int AS n FROM customers');
+      expect(n.rows[0]!.n).toBe(9);
+    } finally {
+      await h.worker?.close();
+      h.worker = undefined;
+      await other.drop();
+    }
   });
 });
