@@ -186,7 +186,13 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
         const c = detail.counts;
         const exists: unknown = await trx(BATCHES).where({ batch_id: batchId }).first('batch_id');
         if (!exists)
-          await trx(BATCHES).insert({ batch_id: batchId, job: detail.job, status, created_at: now() });
+          await trx(BATCHES).insert({
+            batch_id: batchId,
+            job: detail.job,
+            status,
+            attempts: 1,
+            created_at: now(),
+          });
         await trx(BATCHES)
           .where({ batch_id: batchId })
           .update({

@@ -96,8 +96,8 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         return { ...counts, ...base(), status: 'skipped', duplicateOf: dup.batchId };
       }
     }
-    await sink.prepare(target);
     await sink.ledger.start(startEntry(rt, req, input));
+    await sink.prepare(target);
     log.info({ sha256: input.sha256, size: input.size }, 'batch started');
 
     // ── load: parse → map → buffer, flushing each chunk to the store with backpressure

@@ -308,3 +308,29 @@ describe('the ledger decides, not queue retention', () => {
     }
   });
 });
+
+describe('the typed contract', () => {
+  it('refuses to load into an existing table whose columns disagree, listing the differences', async () => {
+    await pg.knex.raw(
+      'CREATE TABLE customers (customer_id integer NOT NULL, name text, balance real, _batch_id text NOT NULL, _source_line integer NOT NULL)',
+    );
+    const job = await writeJob(dir, 'customers');
+    await copyDemoFile(dir);
+    await h.startWorker([job]);
+    const [outcome] = await h.run(job);
+    expect(outcome).toMatchObject({ status: 'dead' });
+    expect(outcome!.error).toContain('table customers does not match the mapping');
+    expect(outcome!.error).toContain('column customer_id is integer, expected bigint');
+    expect(outcome!.error).toContain('column balance is real, expected numeric(12,2)');
+    expect(outcome!.error).toContain('column email is missing');
+    const [ledger] = (
+      await pg.knex.raw<{ rows: Record<string, unknown>[] }>('SELECT * FROM nightjar_batches')
+    ).rows;
+    expect(ledger).toMatchObject({
+      status: 'dead',
+      error_code: 'SCHEMA_MISMATCH',
+      attempts: 1,
+      source_name: 'customers_20261123.csv',
+    });
+  });
+});
