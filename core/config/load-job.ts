@@ -4,6 +4,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import cron from 'node-cron';
 import { NightjarError } from '../errors.js';
 import { getParser, getSource } from '../../connectors/registry.js';
 import { createConfigAjv, formatAjvErrors } from './ajv.js';
@@ -138,6 +139,18 @@ export async function loadJob(file: string): Promise<JobDefinition> {
     const compression = format.compression ?? 'auto';
     if (!['none', 'gzip', 'zip', 'auto'].includes(compression as string)) {
       problems.push(`${shown}: /format/compression: must be one of none, gzip, zip, auto`);
+    }
+    const schedule = doc.schedule as { cron: string; timezone?: string } | undefined;
+    if (schedule) {
+      if (!cron.validate(schedule.cron))
+        problems.push(`${shown}: /schedule/cron: "${schedule.cron}" is not a valid cron expression`);
+      if (schedule.timezone !== undefined) {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: schedule.timezone });
+        } catch {
+          problems.push(`${shown}: /schedule/timezone: "${schedule.timezone}" is not an IANA time zone`);
+        }
+      }
     }
     const expectedName = path.basename(abs).replace(/\.json$/, '');
     if (expectedName !== doc.name) {

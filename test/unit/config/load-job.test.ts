@@ -73,6 +73,21 @@ describe('job files', () => {
     expect((err3 as Error).message).toMatch(/\/format\/delimitr: is not an allowed property/);
   });
 
+  it('checks the schedule: cron expression and time zone', async () => {
+    const err = await loadJob(
+      await jobFile({ ...valid, schedule: { cron: '61 2 * * *', timezone: 'Mars/Olympus_Mons' } }),
+    ).catch((e: Error) => e);
+    expect((err as Error).message).toContain('/schedule/cron: "61 2 * * *" is not a valid cron expression');
+    expect((err as Error).message).toContain(
+      '/schedule/timezone: "Mars/Olympus_Mons" is not an IANA time zone',
+    );
+    await expect(
+      loadJob(await jobFile({ ...valid, schedule: { cron: '*/15 * * * *' } })),
+    ).resolves.toMatchObject({
+      schedule: { cron: '*/15 * * * *', timezone: 'UTC' },
+    });
+  });
+
   it('reports invalid JSON and a name that does not match the file', async () => {
     await expect(loadJob(await jobFile('{ "name": '))).rejects.toThrow(/not valid JSON/);
     await expect(loadJob(await jobFile(valid, 'other'))).rejects.toThrow(
