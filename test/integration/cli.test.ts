@@ -156,6 +156,17 @@ describe('nightjar CLI', () => {
     db2.close();
   });
 
+  it('the demo starts a private redis-server when nothing answers at REDIS_URL', async () => {
+    const r = await nightjar(
+      ['--jobs', path.join(REPO, 'jobs'), 'demo'],
+      { REDIS_URL: 'redis://127.0.0.1:1', WAREHOUSE_URL: '' },
+      dir,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/no Redis at redis:\/\/127\.0\.0\.1:1; started a private redis-server on port \d+/);
+    expect(r.stdout).toMatch(/published batch .* loaded 9, rejected 3/);
+  });
+
   it('the scheduler enqueues each ready input on the job’s cron schedule, once per input', async () => {
     await writeJob(dir, 'customers', { schedule: { cron: '* * * * * *', timezone: 'Europe/Berlin' } });
     await copyDemoFile(dir);
