@@ -163,7 +163,9 @@ describe('nightjar CLI', () => {
       dir,
     );
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/no Redis at redis:\/\/127\.0\.0\.1:1; started a private redis-server on port \d+/);
+    expect(r.stderr).toMatch(
+      /no Redis at redis:\/\/127\.0\.0\.1:1; started a private redis-server on port \d+/,
+    );
     expect(r.stdout).toMatch(/published batch .* loaded 9, rejected 3/);
   });
 
