@@ -92,7 +92,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         log.warn({ duplicateOf: dup.batchId }, `skipped: ${message}`);
         await sink.ledger.start(startEntry(rt, req, input));
         await sink.ledger.finish(req.batchId, 'skipped', { job: job.name, error: message });
-        await source.settle?.(req.input, 'skipped');
+        await settle('skipped');
         return { ...counts, ...base(), status: 'skipped', duplicateOf: dup.batchId };
       }
     }
@@ -121,41 +121,27 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         encoding: job.format.encoding,
       };
 
-      let headerDate = job.businessDate?.header === undefined;
+      const reject = (r: Reject): void => {
+        batch.reject(r);
+        counts.rowsRejected++;
+        if (sample.length < FAILED_REJECT_SAMPLE) sample.push(r);
+      };
+      let headerSeen = false;
       for await (const chunk of parser.parse(bytes, ctx)) {
-        if (chunk.meta) {
-          // Header fields join the batch metadata; they never overwrite nightjar's own keys.
-          for (const [k, v] of Object.entries(chunk.meta)) if (!(k in RESERVED_META)) meta[k] = v;
-          const field = job.businessDate?.header;
-          if (field !== undefined) {
-            const value = chunk.meta[field];
-            if (value === undefined) {
-              throw new NightjarError(
-                'HEADER_INVALID',
-                `${input.name}: header has no field ${field} for the business date`,
-              );
-            }
-            meta.businessDate = value;
-            headerDate = true;
-          }
-        }
-        if (!headerDate && chunk.records.length > 0) {
+        if (chunk.meta) headerSeen = mergeHeader(meta, chunk.meta, job, input.name);
+        if (job.businessDate?.header !== undefined && !headerSeen && chunk.records.length > 0) {
           throw new NightjarError(
             'HEADER_INVALID',
             `${input.name}: no header record to read the business date from`,
           );
         }
         for (const issue of chunk.issues) {
-          const r: Reject = {
+          reject({
             line: issue.line,
             raw: issue.raw,
             errors: [{ field: issue.field ?? '', rule: issue.rule, message: issue.message }],
-          };
-          batch.reject(r);
-          if (sample.length < FAILED_REJECT_SAMPLE) sample.push(r);
+          });
         }
-        counts.rowsRead += chunk.issues.length;
-        counts.rowsRejected += chunk.issues.length;
         const { records, lines, raws } = chunk;
         for (let i = 0; i < records.length; i++) {
           const result = mapping.map(records[i]!, out, meta);
@@ -165,13 +151,10 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
           } else if (result === FILTERED) {
             counts.rowsFiltered++;
           } else {
-            const r: Reject = { line: lines[i]!, raw: raws[i]!, errors: result };
-            batch.reject(r);
-            if (sample.length < FAILED_REJECT_SAMPLE) sample.push(r);
-            counts.rowsRejected++;
+            reject({ line: lines[i]!, raw: raws[i]!, errors: result });
           }
         }
-        counts.rowsRead += records.length;
+        counts.rowsRead += chunk.issues.length + records.length;
         if (rejectLimit.count !== undefined && counts.rowsRejected > rejectLimit.count) {
           throw rejectLimitError(counts, `more than ${rejectLimit.count} rejected rows`);
         }
@@ -239,7 +222,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
     };
   }
 
-  async function settle(outcome: 'published' | 'failed'): Promise<void> {
+  async function settle(outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
     try {
       await source.settle?.(req.input, outcome);
     } catch (err) {
@@ -281,6 +264,31 @@ function summaryOf(b: {
     rowsRejected: b.rowsRejected,
     rowsFiltered: b.rowsFiltered,
   };
+}
+
+/**
+ * Header fields join the batch metadata (never overwriting nightjar's own keys); with
+ * `businessDate.header`, that field becomes `$meta.businessDate`. Returns true.
+ */
+function mergeHeader(
+  meta: Record<string, string>,
+  header: Readonly<Record<string, string>>,
+  job: JobRuntime['job'],
+  fileName: string,
+): boolean {
+  for (const [k, v] of Object.entries(header)) if (!(k in RESERVED_META)) meta[k] = v;
+  const field = job.businessDate?.header;
+  if (field !== undefined) {
+    const value = header[field];
+    if (value === undefined) {
+      throw new NightjarError(
+        'HEADER_INVALID',
+        `${fileName}: header has no field ${field} for the business date`,
+      );
+    }
+    meta.businessDate = value;
+  }
+  return true;
 }
 
 /** `$meta.businessDate` before the file's header is read: from the file name, or the start date. */

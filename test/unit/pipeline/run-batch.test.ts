@@ -254,6 +254,20 @@ describe('runBatch', () => {
     expect(rec.begun).toBe(2);
   });
 
+  it('fails for good when the job reads the business date from a header the file does not have', async () => {
+    const rt = await runtime({ 'a.csv': HEADER + GOOD(1) });
+    const job = { ...rt.job, businessDate: { header: 'BUSINESS_DATE' } };
+    await expect(
+      runBatch({ ...rt, job }, { batchId: 'b1', input: 'a.csv' }, attempt()),
+    ).rejects.toMatchObject({
+      code: 'HEADER_INVALID',
+      retryable: false,
+      message: 'a.csv: no header record to read the business date from',
+    });
+    expect(rec.published).toEqual([]);
+    expect(rec.ledger.get('b1')).toMatchObject({ status: 'dead' });
+  });
+
   it('marks a transient failure retrying, and dead on the final attempt', async () => {
     const refused = (): Error => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
     const rt = await runtime({ 'a.csv': HEADER + GOOD(1) }, {}, { failFlush: refused });
