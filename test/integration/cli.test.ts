@@ -156,6 +156,32 @@ describe('nightjar CLI', () => {
     db2.close();
   });
 
+  it('an operator fixes the cause of a dead batch and re-runs it from the CLI', async () => {
+    await writeJob(dir, 'customers');
+    await copyDemoFile(dir);
+    await pg.knex.raw('CREATE TABLE customers (customer_id text)');
+    const env = { NJ_TEST_WAREHOUSE_URL: pg.url, NIGHTJAR_QUEUE_PREFIX: prefix };
+    const jobs = path.join(dir, 'jobs');
+    const first = await nightjar(['--jobs', jobs, 'run', 'customers', '--with-worker', '--json'], env);
+    expect(first.code).toBe(1);
+    const dead = JSON.parse(first.stdout.trim()) as { batchId: string; status: string };
+    expect(dead.status).toBe('dead');
+
+    await pg.knex.raw('DROP TABLE customers'); // the fix
+    const worker = start(['--jobs', jobs, 'worker'], env);
+    try {
+      const rerun = await nightjar(['--jobs', jobs, 'rerun', dead.batchId, '--wait'], env);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(rerun.stdout).toContain(`${dead.batchId}: retried`);
+      expect(rerun.stdout).toMatch(/published batch .* loaded 9, rejected 3/);
+      const rejects = await nightjar(['--jobs', jobs, 'rejects', dead.batchId, '--json'], env);
+      expect((JSON.parse(rejects.stdout) as { line: number }[]).map((r) => r.line)).toEqual([7, 8, 9]);
+    } finally {
+      worker.kill('SIGTERM');
+      await once(worker, 'exit');
+    }
+  });
+
   it('the demo starts a private redis-server when nothing answers at REDIS_URL', async () => {
     const r = await nightjar(
       ['--jobs', path.join(REPO, 'jobs'), 'demo'],
