@@ -17,7 +17,14 @@ async function withLedgers<T>(
   try {
     const byUrl = new Map<string, Ledger>();
     for (const j of jobs) {
-      const url = sinks.resolveUrl(j);
+      let url: string;
+      try {
+        url = sinks.resolveUrl(j);
+      } catch (err) {
+        // A job for another environment (its connection variable unset here) has no ledger to read.
+        process.stderr.write(`note: skipping job ${j.name}: ${(err as Error).message}\n`);
+        continue;
+      }
       if (!byUrl.has(url)) byUrl.set(url, (await sinks.get(j)).ledger);
     }
     for (const l of byUrl.values()) await l.ensure();
