@@ -2,6 +2,7 @@
  * Structured JSON logs (pino) on stderr, so that stdout stays free for command output (`--json`).
  * Connection strings and anything that looks like a secret are redacted.
  */
+import { readSettings } from './config/settings.js';
 import { pino, destination, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -25,7 +26,7 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
   return pino(
     {
       name: 'nightjar',
-      level: options.level ?? process.env.NIGHTJAR_LOG_LEVEL ?? 'info',
+      level: options.level ?? readSettings().NIGHTJAR_LOG_LEVEL,
       redact: { paths: REDACT_PATHS, censor: '***' },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,

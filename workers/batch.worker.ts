@@ -6,6 +6,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { classify } from '../core/errors.js';
+import { readSettings } from '../core/config/settings.js';
 import type { Logger } from '../core/logger.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
@@ -50,7 +51,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     throw err;
   }
   const dead = createDeadLetterQueue(connection, prefix);
-  const lockMs = options.lockMs ?? Number((options.env ?? process.env).NIGHTJAR_LOCK_MS ?? 30_000);
+  const lockMs = options.lockMs ?? readSettings(options.env).NIGHTJAR_LOCK_MS;
   const running = new Map<string, AbortController>();
 
   const processor = async (job: Job<BatchJobData, BatchSummary>, token?: string): Promise<BatchSummary> => {

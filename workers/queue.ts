@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { InputRef } from '../connectors/contracts.js';
 import { NightjarError } from '../core/errors.js';
+import { readSettings } from '../core/config/settings.js';
 
 export const BATCH_QUEUE = 'nightjar-batches';
 export const DEAD_LETTER_QUEUE = 'nightjar-dead';
@@ -40,10 +41,8 @@ export interface QueueSettings {
 }
 
 export function queueSettings(env: NodeJS.ProcessEnv = process.env): QueueSettings {
-  return {
-    redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379',
-    prefix: env.NIGHTJAR_QUEUE_PREFIX || 'nightjar',
-  };
+  const s = readSettings(env);
+  return { redisUrl: s.REDIS_URL, prefix: s.NIGHTJAR_QUEUE_PREFIX };
 }
 
 /** A Redis connection as BullMQ wants it (no per-request retry limit: workers block on Redis). */

@@ -14,6 +14,7 @@ import { createBatchQueue } from '../../workers/queue.js';
 import { cliLogger, connectRedis, jobsDir, pingRedis, table, type GlobalOptions } from '../context.js';
 import { describeOutcome, enqueueJob, waitForBatches } from './run.js';
 import { redactUrl } from '../../core/config/env.js';
+import { readSettings } from '../../core/config/settings.js';
 
 async function answers(url: string): Promise<boolean> {
   return (await pingRedis(url, 1500)) === undefined;
@@ -32,7 +33,7 @@ async function freePort(): Promise<number> {
 
 /** Redis for the demo: the configured one, or a private `redis-server` that dies with this process. */
 export async function ensureRedis(): Promise<{ url: string; stop: () => void }> {
-  const url = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  const url = readSettings().REDIS_URL;
   if (await answers(url)) return { url, stop: () => {} };
   const found = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
   if (!found) {

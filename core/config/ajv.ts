@@ -5,8 +5,15 @@ import addFormatsModule from 'ajv-formats';
 // ajv-formats is CommonJS; its default export arrives as the module namespace under NodeNext.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
-export function createConfigAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: true, strict: true, useDefaults: true, allowUnionTypes: true });
+/** `coerceTypes` is for environment variables, whose values are all strings. */
+export function createConfigAjv(options: { coerceTypes?: boolean } = {}): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: true,
+    useDefaults: true,
+    allowUnionTypes: true,
+    ...options,
+  });
   addFormats(ajv);
   return ajv;
 }

@@ -1,0 +1,59 @@
+/**
+ * Process settings from the environment, validated once at the boundary like every other config.
+ * (Connection URLs that jobs refer to are resolved per job by `env.ts`; these are nightjar's own.)
+ */
+import { createConfigAjv, formatAjvErrors } from './ajv.js';
+import { NightjarError } from '../errors.js';
+
+export const settingsSchema = {
+  type: 'object',
+  properties: {
+    REDIS_URL: {
+      type: 'string',
+      pattern: '^rediss?://',
+      default: 'redis://127.0.0.1:6379',
+      description: 'Redis for the queues.',
+    },
+    NIGHTJAR_QUEUE_PREFIX: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_-]{1,64}$',
+      default: 'nightjar',
+      description: 'BullMQ key prefix; keeps environments apart on one Redis.',
+    },
+    NIGHTJAR_LOG_LEVEL: {
+      enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      default: 'info',
+    },
+    NIGHTJAR_LOCK_MS: {
+      type: 'integer',
+      minimum: 500,
+      maximum: 3_600_000,
+      default: 30_000,
+      description: 'Lock on a running batch; a dead worker’s batch moves on after this long.',
+    },
+  },
+} as const;
+
+export interface Settings {
+  readonly REDIS_URL: string;
+  readonly NIGHTJAR_QUEUE_PREFIX: string;
+  readonly NIGHTJAR_LOG_LEVEL: string;
+  readonly NIGHTJAR_LOCK_MS: number;
+}
+
+// Environment values are strings: ajv coerces `NIGHTJAR_LOCK_MS=2000` to a number.
+const validate = createConfigAjv({ coerceTypes: true }).compile(settingsSchema);
+
+/** Reads and checks nightjar's settings; an empty variable counts as unset. */
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const input: Record<string, string> = {};
+  for (const k of Object.keys(settingsSchema.properties)) {
+    const v = env[k];
+    if (v !== undefined && v !== '') input[k] = v;
+  }
+  if (!validate(input)) {
+    const problems = formatAjvErrors('environment', validate.errors).map((p) => p.replace(': /', ': '));
+    throw new NightjarError('CONFIG_INVALID', problems.join('\n'), { details: { problems } });
+  }
+  return Object.freeze(input as unknown as Settings);
+}
