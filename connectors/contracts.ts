@@ -188,7 +188,7 @@ export interface SinkBatch {
 
 export interface Sink {
   readonly kind: string;
-  /** Creates the target table when missing; refuses one whose columns disagree. */
+  /** Creates the target table when missing; refuses one whose columns disagree. Call after `ledger.ensure()`. */
   prepare(target: BatchTarget): Promise<void>;
   begin(target: BatchTarget): Promise<SinkBatch>;
   readonly ledger: Ledger;

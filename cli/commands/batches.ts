@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { JobDefinition } from '../../core/config/load-job.js';
 import { NightjarError } from '../../core/errors.js';
+import { rejectReason } from '../../core/ledger/knex.ledger.js';
 import { SinkPool } from '../../core/pipeline/job-runtime.js';
 import type { BatchRecord, Ledger } from '../../connectors/contracts.js';
 import { createBatchQueue, requeueBatch } from '../../workers/queue.js';
@@ -105,9 +106,7 @@ export function registerBatchCommands(program: Command): void {
           `${table(
             rejects.map((r) => ({
               line: r.line,
-              reason: r.errors
-                .map((e) => `${e.field ? `${e.field}: ` : ''}${e.message} [${e.rule}]`)
-                .join('; '),
+              reason: rejectReason(r),
               raw: r.raw,
             })),
           )}\n`,

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { findJob } from '../../core/config/load-job.js';
+import { rejectReason } from '../../core/ledger/knex.ledger.js';
 import { SinkPool } from '../../core/pipeline/job-runtime.js';
 import { createBatchWorker } from '../../workers/batch.worker.js';
 import { createBatchQueue } from '../../workers/queue.js';
@@ -88,7 +89,8 @@ export function registerDemoCommand(program: Command): void {
             process.stdout.write(`\n  rejected rows (table nightjar_rejects):\n`);
             for (const r of rejects) {
               process.stdout.write(
-                `    line ${r.line}: ${r.errors.map((e) => `${e.field ? `${e.field}: ` : ''}${e.message} [${e.rule}]`).join('; ')}\n`,
+                `    line ${r.line}: ${rejectReason(r)}
+`,
               );
             }
           }

@@ -1,29 +1,14 @@
 /** `nightjar validate`: every job file and every mapping, with file + JSON pointer for each problem. */
-import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { listJobFiles, loadJob } from '../../core/config/load-job.js';
+import { listFiles, listJobFiles, loadJob } from '../../core/config/load-job.js';
 import { loadJobMapping } from '../../core/pipeline/job-runtime.js';
 import { loadMapping } from '../../core/mapping/load-mapping.js';
 import { jobsDir, type GlobalOptions } from '../context.js';
 
-async function mappingFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    let entries;
-    try {
-      entries = await readdir(d, { withFileTypes: true });
-    } catch {
-      return;
-    }
-    for (const e of entries) {
-      const full = path.join(d, e.name);
-      if (e.isDirectory() && e.name !== 'lookups') await walk(full);
-      else if (e.isFile() && e.name.endsWith('.mapping.json')) out.push(full);
-    }
-  };
-  await walk(dir);
-  return out.sort();
+/** Mapping files (`*.mapping.json`); lookup tables are checked through the mappings that use them. */
+function mappingFiles(dir: string): Promise<string[]> {
+  return listFiles(dir, (name) => name.endsWith('.mapping.json'), { skipDirs: ['lookups'], optional: true });
 }
 
 export async function validateAll(

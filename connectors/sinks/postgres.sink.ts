@@ -165,7 +165,6 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
     kind: 'postgres',
     ledger,
     async prepare(target) {
-      await ledger.ensure();
       await prepareTable(
         knex,
         'postgres',

@@ -63,7 +63,6 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
     async prepare(target) {
       if (target.table.includes('.'))
         throw new Error(`SQLite tables cannot be schema-qualified: ${target.table}`);
-      await ledger.ensure();
       await prepareTable(
         knex,
         'sqlite',

@@ -189,16 +189,32 @@ export async function loadJob(file: string): Promise<JobDefinition> {
 }
 
 /** Every `*.json` job file under `dir` (recursively), sorted. */
-export async function listJobFiles(dir: string): Promise<string[]> {
+export function listJobFiles(dir: string): Promise<string[]> {
+  return listFiles(dir, (name) => name.endsWith('.json'));
+}
+
+/**
+ * Files under `dir` (recursively, sorted) whose name passes `accept`, skipping folders named in
+ * `skipDirs`. A missing `dir` is an error unless `optional`.
+ */
+export async function listFiles(
+  dir: string,
+  accept: (name: string) => boolean,
+  options: { skipDirs?: readonly string[]; optional?: boolean } = {},
+): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const full = path.join(d, e.name);
-      if (e.isDirectory()) await walk(full);
-      else if (e.isFile() && e.name.endsWith('.json')) out.push(full);
+      if (e.isDirectory() && !options.skipDirs?.includes(e.name)) await walk(full);
+      else if (e.isFile() && accept(e.name)) out.push(full);
     }
   };
-  await walk(path.resolve(dir));
+  try {
+    await walk(path.resolve(dir));
+  } catch (err) {
+    if (!(options.optional && (err as { code?: string }).code === 'ENOENT')) throw err;
+  }
   return out.sort();
 }
 
