@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { FILTERED } from '../connectors/contracts.js';
+import { FILTERED } from '../core/contracts.js';
 import { compileMapping } from '../core/mapping/load-mapping.js';
 
 const RECORDS = Number(process.env.BENCH_MAPPING_RECORDS ?? 1_000_000);

@@ -2,7 +2,7 @@
  * Table definitions generated from a mapping's target columns, per dialect, and the check that an
  * existing table agrees with them. Lineage columns tie every row to its batch and source line.
  */
-import type { ColumnType, TargetColumn } from '../connectors/contracts.js';
+import type { ColumnType, TargetColumn } from './contracts.js';
 
 export const LINEAGE_COLUMNS = [
   {

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobDefinition } from '../core/config/load-job.js';
-import type { InputRef } from '../connectors/contracts.js';
+import type { InputRef } from '../core/contracts.js';
 import { NightjarError } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
 

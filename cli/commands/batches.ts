@@ -4,7 +4,7 @@ import type { JobDefinition } from '../../core/config/load-job.js';
 import { NightjarError } from '../../core/errors.js';
 import { rejectReason } from '../../core/ledger/knex.ledger.js';
 import { SinkPool } from '../../core/pipeline/job-runtime.js';
-import type { BatchRecord, Ledger } from '../../connectors/contracts.js';
+import type { BatchRecord, Ledger } from '../../core/contracts.js';
 import { createBatchQueue, requeueBatch } from '../../workers/queue.js';
 import { connectRedis, jobsDir, loadAllJobs, table, type GlobalOptions } from '../context.js';
 import { describeOutcome, waitForBatches } from './run.js';

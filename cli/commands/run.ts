@@ -9,7 +9,7 @@ import { NightjarError } from '../../core/errors.js';
 import { SinkPool } from '../../core/pipeline/job-runtime.js';
 import type { BatchSummary } from '../../core/pipeline/run-batch.js';
 import { getSource } from '../../connectors/registry.js';
-import type { BatchCounts, InputRef } from '../../connectors/contracts.js';
+import type { BatchCounts, InputRef } from '../../core/contracts.js';
 import { createBatchWorker } from '../../workers/batch.worker.js';
 import {
   BATCH_QUEUE,

@@ -22,8 +22,8 @@
  */
 import type { Readable } from 'node:stream';
 import { NightjarError } from '../../core/errors.js';
-import type { ParseContext, ParseIssue, ParsedChunk, Parser } from '../contracts.js';
-import type { ParserDefinition } from '../registry.js';
+import type { ParseContext, ParseIssue, ParsedChunk, Parser } from '../../core/contracts.js';
+import type { ParserDefinition } from '../../core/contracts.js';
 import {
   assertEncoding,
   canonicalEncoding,

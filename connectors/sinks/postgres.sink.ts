@@ -11,8 +11,8 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
-import type { BatchCounts, BatchTarget, Sink, SinkBatch, TargetColumn } from '../contracts.js';
-import type { SinkDefinition } from '../registry.js';
+import type { BatchCounts, BatchTarget, Sink, SinkBatch, TargetColumn } from '../../core/contracts.js';
+import type { SinkDefinition } from '../../core/contracts.js';
 import { knexLog, prepareTable, txConnection } from './table.js';
 import { RejectSpool } from './reject-spool.js';
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import type { Reject } from '../contracts.js';
+import type { Reject } from '../../core/contracts.js';
 
 export class RejectSpool {
   #memory: Reject[] = [];

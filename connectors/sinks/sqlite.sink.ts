@@ -9,8 +9,8 @@ import type BetterSqlite3 from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
-import type { BatchCounts, BatchTarget, Sink, SinkBatch } from '../contracts.js';
-import type { SinkDefinition } from '../registry.js';
+import type { BatchCounts, BatchTarget, Sink, SinkBatch } from '../../core/contracts.js';
+import type { SinkDefinition } from '../../core/contracts.js';
 import { knexLog, prepareTable, txConnection } from './table.js';
 import { RejectSpool } from './reject-spool.js';
 

@@ -2,7 +2,7 @@
 import type { Knex } from 'knex';
 import { NightjarError } from '../../core/errors.js';
 import { createTableSql, diffColumns, type Dialect, type ExistingColumn } from '../../core/ddl.js';
-import type { BatchTarget } from '../contracts.js';
+import type { BatchTarget } from '../../core/contracts.js';
 
 /**
  * knex logs through console by default, which would land on stdout (where `--json` output goes).

@@ -26,8 +26,8 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { NightjarError } from '../../core/errors.js';
-import type { InputIdentity, InputRef, Source } from '../contracts.js';
-import type { SourceDefinition } from '../registry.js';
+import type { InputIdentity, InputRef, Source } from '../../core/contracts.js';
+import type { SourceDefinition } from '../../core/contracts.js';
 
 export interface LocalSourceOptions {
   /** Drop folder; relative to the job file. */

@@ -9,7 +9,7 @@ import { NightjarError } from '../errors.js';
 import { getParser, getSource } from '../../connectors/registry.js';
 import { createConfigAjv, formatAjvErrors } from './ajv.js';
 import { jobSchema } from './job.schema.js';
-import type { LoadMode } from '../../connectors/contracts.js';
+import type { LoadMode } from '../contracts.js';
 
 export type Compression = 'none' | 'gzip' | 'zip' | 'auto';
 

@@ -4,7 +4,7 @@
  * The sink writes the `published` transition itself, inside the data transaction (`publishInTrx`).
  */
 import type { Knex } from 'knex';
-import type { BatchCounts, BatchRecord, BatchStatus, Ledger, Reject } from '../../connectors/contracts.js';
+import type { BatchCounts, BatchRecord, BatchStatus, Ledger, Reject } from '../contracts.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';

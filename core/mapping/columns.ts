@@ -15,7 +15,7 @@
  * `type: number` is refused: floats cannot hold money; use `format: decimal`.
  * A column is nullable when it is not `required` or its type includes `"null"`.
  */
-import type { ColumnType, TargetColumn } from '../../connectors/contracts.js';
+import type { ColumnType, TargetColumn } from '../contracts.js';
 import { pointerJoin } from './invalid.js';
 
 export type JsonSchema = Readonly<Record<string, unknown>>;

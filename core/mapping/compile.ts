@@ -21,12 +21,7 @@
  *     }
  */
 import type { Ajv, ValidateFunction } from 'ajv';
-import {
-  FILTERED,
-  type BatchMeta,
-  type CompiledMapping,
-  type FieldError,
-} from '../../connectors/contracts.js';
+import { FILTERED, type BatchMeta, type CompiledMapping, type FieldError } from '../contracts.js';
 import {
   columnSpec,
   isObject,

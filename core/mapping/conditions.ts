@@ -6,7 +6,7 @@
  * (`null`); `all`/`any`/`not` follow Kleene logic. Filters skip a row only when true; checks fail only
  * when false — so `closed_on >= opened_on` holds for a row without `closed_on`.
  */
-import type { BatchMeta } from '../../connectors/contracts.js';
+import type { BatchMeta } from '../contracts.js';
 import { isObject, type ColumnSpec } from './columns.js';
 import { convertConstant } from './convert.js';
 import { compareDecimal, newParts, parseNumber, PLAIN_DECIMAL } from './decimal.js';

@@ -3,7 +3,7 @@
  * the column type (an impossible cast refuses the mapping); at run time only the conversions that can
  * actually be needed are applied (e.g. rescaling a decimal, or checking a value of mixed kind).
  */
-import type { ColumnType } from '../../connectors/contracts.js';
+import type { ColumnType } from '../contracts.js';
 import { checkDate, daysFromCivil, formatInstant, MS_PER_DAY } from './calendar.js';
 import {
   formatDecimal,

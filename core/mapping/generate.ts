@@ -3,7 +3,7 @@
  * dbt `sources.yml` entry documenting the table. (The PostgreSQL DDL is `postgresDdl` in `core/ddl.ts`.)
  * Pure functions of a loaded mapping.
  */
-import type { TargetColumn } from '../../connectors/contracts.js';
+import type { TargetColumn } from '../contracts.js';
 import { LINEAGE_COLUMNS, pgType } from '../ddl.js';
 import { isObject, schemaTypes, type JsonSchema } from './columns.js';
 import { displayPath } from './invalid.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import type { CompiledMapping, TargetColumn } from '../../connectors/contracts.js';
+import type { CompiledMapping, TargetColumn } from '../contracts.js';
 import { NightjarError } from '../errors.js';
 import { isObject, propertyColumns, type ColumnSpec, type JsonSchema } from './columns.js';
 import { compileRowFunction } from './compile.js';

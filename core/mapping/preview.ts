@@ -3,8 +3,8 @@
  * column, the input the rule read and the value it produced — or the error. Pure with respect to the
  * parsed chunks it is given, so tests feed it chunks directly.
  */
-import type { BatchMeta, FieldError, ParsedChunk } from '../../connectors/contracts.js';
-import { FILTERED } from '../../connectors/contracts.js';
+import type { BatchMeta, FieldError, ParsedChunk } from '../contracts.js';
+import { FILTERED } from '../contracts.js';
 import { describeColumn } from './columns.js';
 import type { LoadedMapping } from './load-mapping.js';
 

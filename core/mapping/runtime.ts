@@ -7,7 +7,7 @@
  * row function checks for `FAIL` right after the call and reads the message with `lastFailure()`.
  * Mapping runs synchronously, so one shared slot is enough and nothing is allocated on the success path.
  */
-import type { BatchMeta } from '../../connectors/contracts.js';
+import type { BatchMeta } from '../contracts.js';
 
 export const FAIL: unique symbol = Symbol('nightjar.mapping.fail');
 export type Fail = typeof FAIL;

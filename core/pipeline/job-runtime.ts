@@ -3,7 +3,7 @@
  * parser from the registry, and the sink for the target connection (shared by jobs on the same URL).
  */
 import { getParser, getSinkForUrl, getSource } from '../../connectors/registry.js';
-import type { CompiledMapping, Parser, Sink, Source } from '../../connectors/contracts.js';
+import type { CompiledMapping, Parser, Sink, Source } from '../contracts.js';
 import type { JobDefinition } from '../config/load-job.js';
 import { redactUrl, resolveEnvRef } from '../config/env.js';
 import { NightjarError } from '../errors.js';

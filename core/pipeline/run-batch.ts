@@ -10,7 +10,7 @@ import {
   type BatchTarget,
   type InputIdentity,
   type Reject,
-} from '../../connectors/contracts.js';
+} from '../contracts.js';
 import { classify, NightjarError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decompress } from './decompress.js';

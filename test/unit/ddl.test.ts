@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createTableSql, diffColumns, postgresDdl } from '../../core/ddl.js';
-import type { TargetColumn } from '../../connectors/contracts.js';
+import type { TargetColumn } from '../../core/contracts.js';
 
 const columns: TargetColumn[] = [
   { name: 'customer_id', type: 'integer', nullable: false, description: 'Legacy number' },

@@ -1,6 +1,6 @@
 /** Null handling: sentinels and blanks to null, defaults, first non-null. */
 import { convertConstant, targetForType, typeOfConstant } from '../convert.js';
-import type { BatchMeta } from '../../../connectors/contracts.js';
+import type { BatchMeta } from '../../contracts.js';
 import { describeType, show } from '../runtime.js';
 import { defineOperation } from './operation.js';
 import { compileRegex } from './text.ops.js';

@@ -4,7 +4,7 @@
  * functions together into the row function. Arguments are validated (and defaults filled) by ajv from
  * `args` before `compile` sees them, and the same `args` schema is published in the mapping meta-schema.
  */
-import type { TargetColumn } from '../../../connectors/contracts.js';
+import type { TargetColumn } from '../../contracts.js';
 import type { JsonSchema } from '../columns.js';
 import type { Kind, OperationFn, ValueType } from '../runtime.js';
 

@@ -1,7 +1,7 @@
 /** Builders for mapping unit tests: a one-column mapping around a rule, and refusals as values. */
 import path from 'node:path';
-import type { FieldError } from '../../../connectors/contracts.js';
-import { FILTERED } from '../../../connectors/contracts.js';
+import type { FieldError } from '../../../core/contracts.js';
+import { FILTERED } from '../../../core/contracts.js';
 import { NightjarError } from '../../../core/errors.js';
 import { compileMapping, type LoadedMapping } from '../../../core/mapping/load-mapping.js';
 

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FILTERED } from '../../../connectors/contracts.js';
+import { FILTERED } from '../../../core/contracts.js';
 import { civilFromDays, daysFromCivil } from '../../../core/mapping/calendar.js';
 import { compileMapping, loadMapping } from '../../../core/mapping/load-mapping.js';
 import { FILE, oneColumnDoc, REPO } from './helpers.js';

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ParsedChunk } from '../../../connectors/contracts.js';
+import type { ParsedChunk } from '../../../core/contracts.js';
 import { getParser, getSource } from '../../../connectors/registry.js';
 import { loadJob, type JobDefinition } from '../../../core/config/load-job.js';
 import { isNightjarError } from '../../../core/errors.js';

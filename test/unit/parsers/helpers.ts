@@ -1,6 +1,6 @@
 /** Runs a parser over bytes in memory, optionally cut into small pieces, and gathers its chunks. */
 import { Readable } from 'node:stream';
-import type { ParseContext, ParsedChunk, ParseIssue, Parser } from '../../../connectors/contracts.js';
+import type { ParseContext, ParsedChunk, ParseIssue, Parser } from '../../../core/contracts.js';
 
 export interface Parsed {
   readonly chunks: ParsedChunk[];

@@ -16,7 +16,7 @@ import type {
   Sink,
   SinkBatch,
   Source,
-} from '../../../connectors/contracts.js';
+} from '../../../core/contracts.js';
 import { createCsvParser } from '../../../connectors/parsers/csv.parser.js';
 import type { JobDefinition } from '../../../core/config/load-job.js';
 import { NightjarError } from '../../../core/errors.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RejectSpool } from '../../../connectors/sinks/reject-spool.js';
-import type { Reject } from '../../../connectors/contracts.js';
+import type { Reject } from '../../../core/contracts.js';
 
 const reject = (line: number): Reject => ({
   line,

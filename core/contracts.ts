@@ -261,3 +261,38 @@ export interface Ledger {
   list(filter?: { job?: string; limit?: number }): Promise<BatchRecord[]>;
   rejects(batchId: string, limit?: number): Promise<Reject[]>;
 }
+
+// ───────────────────────────── Connector definitions ─────────────────────────────
+
+/** A JSON Schema object (draft-07) for a connector's options. */
+export type OptionsSchema = Readonly<Record<string, unknown>>;
+
+export interface SourceContext {
+  /** Folder of the job file: relative paths in options resolve against it. */
+  readonly baseDir: string;
+}
+
+export interface SourceDefinition {
+  readonly kind: string;
+  readonly optionsSchema: OptionsSchema;
+  create(options: Readonly<Record<string, unknown>>, context: SourceContext): Source;
+}
+
+export interface ParserDefinition {
+  readonly kind: string;
+  /** Options besides the common `parser`, `encoding` and `compression`. */
+  readonly optionsSchema: OptionsSchema;
+  create(options: Readonly<Record<string, unknown>>): Parser;
+}
+
+export interface SinkContext {
+  /** Used for log lines and errors; never contains credentials. */
+  readonly redactedUrl: string;
+}
+
+export interface SinkDefinition {
+  readonly kind: string;
+  /** URL schemes this sink serves, e.g. `postgres:`. */
+  readonly protocols: readonly string[];
+  create(url: string, context: SinkContext): Sink;
+}
