@@ -334,6 +334,8 @@ export interface ParserDefinition {
 export interface SinkContext {
   /** Used for log lines and errors; never contains credentials. */
   readonly redactedUrl: string;
+  /** Only reads (ledger, `query`): never create a database that is not there. @defaultValue false */
+  readonly readOnly?: boolean;
 }
 
 export interface SinkDefinition {
@@ -341,4 +343,6 @@ export interface SinkDefinition {
   /** URL schemes this sink serves, e.g. `postgres:`. */
   readonly protocols: readonly string[];
   create(url: string, context: SinkContext): Sink;
+  /** Makes a URL that names a relative file (`sqlite:data/w.db`) absolute against the job file's folder. */
+  resolveUrl?(url: string, baseDir: string): string;
 }

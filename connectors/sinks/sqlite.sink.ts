@@ -3,7 +3,8 @@
  * inserted synchronously through a prepared statement on the transaction's connection, so `add()` does
  * the work and `flush()` only yields to the event loop.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { NightjarError } from '../../core/errors.js';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
@@ -30,7 +31,10 @@ export function sqliteFilename(url: string): string {
   return rest.startsWith('//') ? rest.replace(/^\/\//, '') : rest;
 }
 
-export function createSqliteKnex(filename: string): Knex {
+export function createSqliteKnex(filename: string, options: { readOnly?: boolean } = {}): Knex {
+  if (options.readOnly && filename !== ':memory:' && !existsSync(filename)) {
+    throw new NightjarError('TARGET_UNAVAILABLE', `no SQLite database at ${filename} (nothing loaded yet?)`);
+  }
   if (filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
@@ -176,5 +180,11 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
 export const definition: SinkDefinition = {
   kind: 'sqlite',
   protocols: ['sqlite:'],
-  create: (url) => createSqliteSink({ knex: createSqliteKnex(sqliteFilename(url)) }),
+  create: (url, ctx) =>
+    createSqliteSink({ knex: createSqliteKnex(sqliteFilename(url), { readOnly: ctx.readOnly ?? false }) }),
+  /** `sqlite:data/w.db` is relative to the job file's folder, like every other path in a job. */
+  resolveUrl(url, baseDir) {
+    const file = sqliteFilename(url);
+    return file === ':memory:' || path.isAbsolute(file) ? url : `sqlite://${path.resolve(baseDir, file)}`;
+  },
 };

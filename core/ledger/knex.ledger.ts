@@ -148,6 +148,13 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     }
   }
 
+  /** Reads need no ledger tables: a store nothing was loaded into yet has no batches (and gets no tables). */
+  let ensured = false;
+  async function exists(): Promise<boolean> {
+    if (!ensured) ensured = await knex.schema.hasTable(BATCHES);
+    return ensured;
+  }
+
   async function claimOnce(e: Parameters<Ledger['claim']>[0]): Promise<Claim> {
     return knex.transaction(async (trx) => {
       const row = (await locked(trx(BATCHES).where({ batch_id: e.batchId }).first('*'))) as Row | undefined;
@@ -245,6 +252,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     },
 
     async get(batchId) {
+      if (!(await exists())) return undefined;
       const row = (await knex(BATCHES).where({ batch_id: batchId }).first()) as Row | undefined;
       return row ? toRecord(row) : undefined;
     },
@@ -297,6 +305,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     },
 
     async list(filter = {}) {
+      if (!(await exists())) return [];
       let q = knex(BATCHES)
         .select('*')
         .orderBy('created_at', 'desc')
@@ -306,6 +315,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     },
 
     async rejects(batchId, limit = 1000) {
+      if (!(await exists())) return [];
       const rows = (await knex(REJECTS).where({ batch_id: batchId }).orderBy('line').limit(limit)) as Row[];
       return rows.map((r) => ({
         line: Number(r.line),
