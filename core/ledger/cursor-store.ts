@@ -30,7 +30,7 @@ function parseCursor(text: string): ExtractCursor {
   if (!Array.isArray(v.values) || !v.values.every((x) => typeof x === 'string')) {
     throw new Error(`${CURSORS}: stored cursor ${text} is not {"values": [strings]}`);
   }
-  return { values: v.values as string[] };
+  return { values: v.values };
 }
 
 /** Creates `nightjar_cursors` when missing (safe when several workers race). */
@@ -51,8 +51,7 @@ export async function ensure(knex: Knex): Promise<void> {
 /** The committed cursor of a job, or `undefined` when it never published a window. */
 export async function load(knex: Knex | Knex.Transaction, job: string): Promise<StoredCursor | undefined> {
   const row = (await knex(CURSORS).where({ job }).first()) as
-    | { job: string; cursor: string; batch_id: string; updated_at: string }
-    | undefined;
+    { job: string; cursor: string; batch_id: string; updated_at: string } | undefined;
   if (!row) return undefined;
   return {
     job: row.job,
@@ -80,9 +79,8 @@ export async function saveInTrx(
       .insert({ job, ...values })
       .onConflict('job')
       .ignore();
-    const row = (await trx(CURSORS).where({ job }).first('batch_id', 'cursor')) as
-      | { batch_id: string; cursor: string }
-      | undefined;
+    const row = (await trx(CURSORS).where({ job }).first()) as
+      { batch_id: string; cursor: string } | undefined;
     return row?.batch_id === batchId && row.cursor === values.cursor;
   }
   // A row-level conditional update: PostgreSQL re-checks the condition after waiting for a concurrent

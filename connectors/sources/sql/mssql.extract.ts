@@ -121,7 +121,11 @@ export function createMssqlSession(pool: MssqlPoolLike): SqlSession {
       const res = await r.query('EXEC sp_describe_first_result_set @tsql = @p1');
       return (res.recordset as { name: string; system_type_name: string; is_hidden?: boolean }[])
         .filter((c) => !c.is_hidden)
-        .map((c): SourceColumn => ({ name: c.name, family: mssqlFamily(c.system_type_name), type: c.system_type_name }));
+        .map((c): SourceColumn => ({
+          name: c.name,
+          family: mssqlFamily(c.system_type_name),
+          type: c.system_type_name,
+        }));
     },
     async query(sql, params) {
       const r = request(params);
@@ -180,9 +184,11 @@ export function mssqlConfig(url: string): string | Record<string, unknown> {
 
 async function connect(url: string): Promise<SqlSession> {
   const mssql = (await import('mssql')).default;
-  const pool = new mssql.ConnectionPool(mssqlConfig(url) as ConstructorParameters<typeof mssql.ConnectionPool>[0]);
+  const pool = new mssql.ConnectionPool(
+    mssqlConfig(url) as ConstructorParameters<typeof mssql.ConnectionPool>[0],
+  );
   await pool.connect();
-  return createMssqlSession(pool as unknown as MssqlPoolLike);
+  return createMssqlSession(pool);
 }
 
 export const definition = defineExtract('mssql', mssqlDialect, connect);

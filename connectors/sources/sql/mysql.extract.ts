@@ -99,7 +99,10 @@ export interface MysqlConnectionLike {
 
 export function createMysqlSession(conn: MysqlConnectionLike): SqlSession {
   let broken = false;
-  const run = (sql: string, values: readonly unknown[]): Promise<{ rows: unknown[][]; fields: FieldLike[] }> =>
+  const run = (
+    sql: string,
+    values: readonly unknown[],
+  ): Promise<{ rows: unknown[][]; fields: FieldLike[] }> =>
     new Promise((resolve, reject) => {
       conn.query({ sql, values: [...values], rowsAsArray: true }, (err, rows, fields) =>
         err ? reject(err) : resolve({ rows: rows as unknown[][], fields }),
@@ -136,9 +139,7 @@ export function createMysqlSession(conn: MysqlConnectionLike): SqlSession {
       }
     },
     close: () =>
-      broken
-        ? Promise.resolve(conn.destroy())
-        : new Promise<void>((resolve) => conn.end(() => resolve())),
+      broken ? Promise.resolve(conn.destroy()) : new Promise<void>((resolve) => conn.end(() => resolve())),
   };
 }
 

@@ -52,7 +52,12 @@ export interface SqlExtractOptions {
   readonly softDelete?: { readonly column: string; readonly values: readonly string[] };
 }
 
-const identifier = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[^\\u0000"`\\[\\]]+$' } as const;
+const identifier = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  pattern: '^[^\\u0000"`\\[\\]]+$',
+} as const;
 const DURATION = '^[0-9]+(ms|s|m|h|d)$';
 
 export function extractOptionsSchema(connector: string): Readonly<Record<string, unknown>> {
@@ -149,7 +154,8 @@ export function checkExtractOptions(raw: Readonly<Record<string, unknown>>): Sql
     ...raw,
   } as SqlExtractOptions;
   const problems: string[] = [];
-  if ((o.table === undefined) === (o.query === undefined)) problems.push('/source: set exactly one of table, query');
+  if ((o.table === undefined) === (o.query === undefined))
+    problems.push('/source: set exactly one of table, query');
   if (o.query !== undefined && o.columns !== undefined)
     problems.push('/source/columns: not with query (the query’s SELECT list is the column list)');
   if (o.watermark !== undefined && o.key.includes(o.watermark))
@@ -164,9 +170,13 @@ export function checkExtractOptions(raw: Readonly<Record<string, unknown>>): Sql
   if (o.watermark === undefined && o.overlap !== undefined)
     problems.push('/source/overlap: needs a watermark');
   if (problems.length > 0) {
-    throw new NightjarError('CONFIG_INVALID', `invalid ${o.connector} source options: ${problems.join('; ')}`, {
-      details: { problems },
-    });
+    throw new NightjarError(
+      'CONFIG_INVALID',
+      `invalid ${o.connector} source options: ${problems.join('; ')}`,
+      {
+        details: { problems },
+      },
+    );
   }
   return Object.freeze(o);
 }

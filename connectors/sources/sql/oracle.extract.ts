@@ -170,9 +170,14 @@ export function createOracleSession(conn: OracleConnectionLike, k: OracleConstan
 }
 
 /** `oracle://user:password@host:1521/service` → oracledb connect attributes. */
-export function oracleConnectAttributes(url: string): { user: string; password: string; connectString: string } {
+export function oracleConnectAttributes(url: string): {
+  user: string;
+  password: string;
+  connectString: string;
+} {
   const u = new URL(url);
-  if (u.protocol !== 'oracle:') throw new Error(`an Oracle source URL starts with oracle:// (got ${u.protocol})`);
+  if (u.protocol !== 'oracle:')
+    throw new Error(`an Oracle source URL starts with oracle:// (got ${u.protocol})`);
   return {
     user: decodeURIComponent(u.username),
     password: decodeURIComponent(u.password),
@@ -181,13 +186,15 @@ export function oracleConnectAttributes(url: string): { user: string; password: 
 }
 
 interface OracleModule extends OracleConstants {
-  getConnection(attrs: { user: string; password: string; connectString: string }): Promise<
-    OracleConnectionLike & { execute(sql: string): Promise<unknown> }
-  >;
+  getConnection(attrs: {
+    user: string;
+    password: string;
+    connectString: string;
+  }): Promise<OracleConnectionLike & { execute(sql: string): Promise<unknown> }>;
 }
 
 async function connect(url: string, options: { sourceTimeZone: string }): Promise<SqlSession> {
-  const oracledb = (await import('oracledb')).default as unknown as OracleModule;
+  const oracledb = (await import('oracledb')).default as OracleModule;
   const conn = await oracledb.getConnection(oracleConnectAttributes(url));
   try {
     const zone = options.sourceTimeZone.replace(/'/g, '');

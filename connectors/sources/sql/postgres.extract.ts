@@ -105,7 +105,7 @@ async function connect(url: string, options: { sourceTimeZone: string }): Promis
     await client.end();
     throw err;
   }
-  return createPostgresSession(client as unknown as PgClientLike);
+  return createPostgresSession(client);
 }
 
 export const definition = defineExtract('postgres', postgresDialect, connect);

@@ -21,7 +21,9 @@ export function quoteTable(d: SqlDialect, table: string): string {
 }
 
 export function relation(d: SqlDialect, source: { table?: string; query?: string }): string {
-  return source.table !== undefined ? quoteTable(d, source.table) : d.derivedTable(source.query!, d.quote('src'));
+  return source.table !== undefined
+    ? quoteTable(d, source.table)
+    : d.derivedTable(source.query!, d.quote('src'));
 }
 
 /** A statement that returns no rows but describes the columns (`*` when `columns` is not given). */
@@ -40,7 +42,12 @@ class Params {
 }
 
 /** `columns > values` in lexicographic order, `values` possibly a prefix of `columns`. */
-function after(d: SqlDialect, p: Params, columns: readonly SourceColumn[], values: readonly string[]): string {
+function after(
+  d: SqlDialect,
+  p: Params,
+  columns: readonly SourceColumn[],
+  values: readonly string[],
+): string {
   const cols = columns.slice(0, values.length);
   const q = cols.map((c) => d.quote(c.name));
   if (cols.length === 1) return `${q[0]} > ${p.bind(values[0]!, cols[0]!)}`;
@@ -74,7 +81,8 @@ export function pageQuery(d: SqlDialect, spec: PageSpec): BuiltQuery {
   const p = new Params(d);
   const where: string[] = [];
   if (spec.after && spec.after.length > 0) where.push(after(d, p, spec.order, spec.after));
-  if (spec.upTo !== null) where.push(`${d.quote(spec.order[0]!.name)} <= ${p.bind(spec.upTo, spec.order[0]!)}`);
+  if (spec.upTo !== null)
+    where.push(`${d.quote(spec.order[0]!.name)} <= ${p.bind(spec.upTo, spec.order[0]!)}`);
   const columns = spec.select
     .map((c) => {
       const q = d.quote(c.name);

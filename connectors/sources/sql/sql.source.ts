@@ -65,7 +65,16 @@ class Limiter {
 
 export function windowId(job: string, kind: string, w: Omit<ExtractWindow, 'id'>): string {
   return createHash('sha256')
-    .update(JSON.stringify([job, kind, w.base?.values ?? null, w.from?.values ?? null, w.to?.values ?? null, w.full]))
+    .update(
+      JSON.stringify([
+        job,
+        kind,
+        w.base?.values ?? null,
+        w.from?.values ?? null,
+        w.to?.values ?? null,
+        w.full,
+      ]),
+    )
     .digest('hex')
     .slice(0, 32);
 }
@@ -87,7 +96,10 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
   }
 
   /** Describes the columns to read; every requested name must exist. */
-  async function describe(session: SqlSession, wanted: readonly string[]): Promise<Map<string, SourceColumn>> {
+  async function describe(
+    session: SqlSession,
+    wanted: readonly string[],
+  ): Promise<Map<string, SourceColumn>> {
     let cols: SourceColumn[];
     try {
       cols = await session.describe(describeQuery(d, from, o.table !== undefined ? wanted : undefined));
@@ -138,7 +150,10 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
       if (family === 'integer' && typeof o.overlap === 'string')
         throw new NightjarError('CONFIG_INVALID', `overlap of integer watermark ${wm.name} must be a number`);
       if (family !== 'integer' && typeof o.overlap === 'number')
-        throw new NightjarError('CONFIG_INVALID', `overlap of ${wm.type} watermark ${wm.name} must be a duration`);
+        throw new NightjarError(
+          'CONFIG_INVALID',
+          `overlap of ${wm.type} watermark ${wm.name} must be a duration`,
+        );
       const fromCursor =
         full || committed === null || last === undefined
           ? null
@@ -155,7 +170,10 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
     if (o.columns !== undefined) {
       const extra = fields.filter((f) => !o.columns!.includes(f));
       if (extra.length > 0)
-        throw new NightjarError('CONFIG_INVALID', `source.columns does not list mapped field ${extra.join(', ')}`);
+        throw new NightjarError(
+          'CONFIG_INVALID',
+          `source.columns does not list mapped field ${extra.join(', ')}`,
+        );
     }
     const wanted = unique([...fields, ...cursorColumns, ...(o.softDelete ? [o.softDelete.column] : [])]);
     const release = await limiter.acquire();
@@ -216,7 +234,8 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
         }
         afterValues = next as string[];
       }
-      if (records.length > 0) yield deletedIndex >= 0 ? { records, rowNumbers, deleted } : { records, rowNumbers };
+      if (records.length > 0)
+        yield deletedIndex >= 0 ? { records, rowNumbers, deleted } : { records, rowNumbers };
     } finally {
       try {
         await session?.close();

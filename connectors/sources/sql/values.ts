@@ -48,7 +48,9 @@ export function toText(value: unknown, column: SourceColumn): string | null {
 /** Trailing blanks of CHAR padding (spaces only: a tab is data). */
 export function trimmer(rule: TrimRule, column: SourceColumn): ((s: string) => string) | undefined {
   const trims =
-    rule === 'all' ? column.family === 'char' || column.family === 'text' : rule === 'char' && column.family === 'char';
+    rule === 'all'
+      ? column.family === 'char' || column.family === 'text'
+      : rule === 'char' && column.family === 'char';
   if (!trims) return undefined;
   return (s) => {
     let end = s.length;

@@ -57,7 +57,8 @@ function format(p: Parsed, wallMs: number): string {
   const date = `${pad(t.getUTCFullYear(), 4)}-${pad(t.getUTCMonth() + 1)}-${pad(t.getUTCDate())}`;
   if (p.dateOnly) return date;
   let out = `${date}${p.sep}${pad(t.getUTCHours())}:${pad(t.getUTCMinutes())}:${pad(t.getUTCSeconds())}`;
-  if (p.fractionDigits > 0) out += `.${(pad(t.getUTCMilliseconds(), 3) + p.subMs).slice(0, p.fractionDigits)}`;
+  if (p.fractionDigits > 0)
+    out += `.${(pad(t.getUTCMilliseconds(), 3) + p.subMs).slice(0, p.fractionDigits)}`;
   return out + p.zoneSep + p.zone;
 }
 
