@@ -65,7 +65,6 @@ export function extractOptionsSchema(connector: string): Readonly<Record<string,
     type: 'object',
     additionalProperties: false,
     required: ['connector', 'connection', 'key'],
-    oneOf: [{ required: ['table'] }, { required: ['query'] }],
     properties: {
       connector: { const: connector },
       connection: {
