@@ -51,6 +51,83 @@ export interface Source {
 /** Another name for `Source`, for the file side of the file/record split. */
 export type FileSource = Source;
 
+// ───────────────────────────── Record source ─────────────────────────────
+
+/**
+ * A position in a source table: the value of the watermark column, optionally followed by the values of
+ * the key columns, each as the exact text the source rendered (`'2026-03-01 08:15:00.250000'`, `'42'`).
+ * A cursor shorter than (watermark, keys) is a prefix: "everything whose watermark is ≤ this value".
+ * JSON-serialisable; stored in the ledger (`nightjar_cursors`) and carried in queue job data.
+ */
+export interface ExtractCursor {
+  readonly values: readonly string[];
+}
+
+/**
+ * One slice of a source table that becomes one batch. Planned once (it reads the source clock) and then
+ * carried unchanged through retries, so every attempt reads the same rows.
+ */
+export interface ExtractWindow {
+  /** Deterministic identity of the window (job + base + from + to + full): the batch id derives from it. */
+  readonly id: string;
+  /** The committed cursor this window was planned from (`null`: never extracted or a full refresh). */
+  readonly base: ExtractCursor | null;
+  /** Exclusive lower bound, after stepping back by the overlap; `null` reads from the start. */
+  readonly from: ExtractCursor | null;
+  /**
+   * Inclusive upper bound on the watermark: the source database's `now() - lag` (or its `MAX(watermark)`
+   * for numeric watermarks). `null` only for sources without a watermark (every run is a full read).
+   * This is also the cursor to commit once the window is published: every row with a watermark ≤ `to`
+   * has been read (rows committed later with an older watermark are caught by the next overlap).
+   */
+  readonly to: ExtractCursor | null;
+  /** A full refresh: `from` is `null` regardless of the committed cursor. */
+  readonly full: boolean;
+}
+
+/** A chunk of source rows. Hot-path rule as for `ParsedChunk`: arrays, never one object per row. */
+export interface RecordChunk {
+  /** Values in `RecordReadContext.fields` order, as exact text; SQL NULL is `null`. */
+  readonly records: (string | null)[][];
+  /** 1-based row number within the window (lineage `_source_line`). */
+  readonly rowNumbers: number[];
+  /**
+   * Present when the source declares a soft-delete column: `true` where the row is marked deleted (the
+   * sink should delete the target row by key instead of upserting it).
+   */
+  readonly deleted?: boolean[];
+}
+
+export interface RecordReadContext {
+  /** Source field (column) names the mapping expects, in the order records must be delivered. */
+  readonly fields: readonly string[];
+  /** Records per chunk the pipeline would like (a hint). */
+  readonly chunkSize: number;
+  /** Aborts the read: the driver query is cancelled and the iterator throws `INTERRUPTED`. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A source of typed rows (a database table or query) instead of bytes. Progress is a cursor that is
+ * committed in the publish transaction of the batch that read the window (`CursorStore.saveInTrx`), so a
+ * crash between extract and publish leaves the cursor where it was.
+ */
+export interface RecordSource {
+  readonly kind: string;
+  /**
+   * The next window after the committed cursor (`null`: never extracted). Reads the source database's
+   * clock; call once per batch and keep the window with the batch (retries reuse it).
+   */
+  plan(committed: ExtractCursor | null, opts: { readonly full: boolean }): Promise<ExtractWindow>;
+  /**
+   * Streams the window's rows in chunks, keyset-paged in (watermark, key) order, with backpressure:
+   * memory stays flat however large the table. Re-reading a window returns the same rows unless the
+   * source changed them.
+   */
+  read(window: ExtractWindow, ctx: RecordReadContext): AsyncIterable<RecordChunk>;
+  close(): Promise<void>;
+}
+
 // ───────────────────────────── Parser ─────────────────────────────
 
 /** A record the parser could not turn into fields: it becomes a reject, it does not stop the batch. */
@@ -322,6 +399,22 @@ export interface SourceDefinition {
   readonly kind: string;
   readonly optionsSchema: OptionsSchema;
   create(options: Readonly<Record<string, unknown>>, context: SourceContext): Source;
+}
+
+export interface RecordSourceContext {
+  /** Folder of the job file. */
+  readonly baseDir: string;
+  /** Job name: part of every window id. */
+  readonly job: string;
+  /** Where `${VAR}` connection references resolve. @defaultValue `process.env` */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface RecordSourceDefinition {
+  readonly kind: string;
+  readonly optionsSchema: OptionsSchema;
+  /** Checks options the schema cannot express (throws `CONFIG_INVALID`); connects lazily. */
+  create(options: Readonly<Record<string, unknown>>, context: RecordSourceContext): RecordSource;
 }
 
 export interface ParserDefinition {
