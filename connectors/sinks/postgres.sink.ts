@@ -11,7 +11,14 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
-import type { BatchCounts, BatchTarget, Sink, SinkBatch, TargetColumn } from '../../core/contracts.js';
+import type {
+  BatchCounts,
+  BatchTarget,
+  Sink,
+  SinkBatch,
+  StoreValueLimits,
+  TargetColumn,
+} from '../../core/contracts.js';
 import type { SinkDefinition } from '../../core/contracts.js';
 import { knexLog, prepareTable, txConnection } from './table.js';
 import { RejectSpool } from './reject-spool.js';
@@ -67,6 +74,9 @@ async function introspect(db: Knex | Knex.Transaction, table: string): Promise<E
   );
   return res.rows;
 }
+
+/** text and jsonb cannot hold U+0000; `numeric` without a typmod holds up to 131072 integer digits. */
+const POSTGRES_VALUE_LIMITS: StoreValueLimits = { nulInText: false, unboundedDecimalDigits: 131072 };
 
 export interface PostgresSinkOptions {
   readonly knex: Knex;
@@ -163,6 +173,7 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
 
   return {
     kind: 'postgres',
+    valueLimits: POSTGRES_VALUE_LIMITS,
     ledger,
     async prepare(target) {
       await prepareTable(

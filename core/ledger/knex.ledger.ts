@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { BatchCounts, BatchRecord, BatchStatus, Ledger, Reject } from '../contracts.js';
+import { storableText } from '../pipeline/storable.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';
@@ -60,8 +61,8 @@ function rejectRow(batchId: string, r: Reject): Row {
   return {
     batch_id: batchId,
     line: r.line,
-    raw: r.raw,
-    reason: rejectReason(r),
+    raw: storableText(r.raw),
+    reason: storableText(rejectReason(r)),
     errors: JSON.stringify(errors),
   };
 }
@@ -135,7 +136,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       });
       await create(REJECTS, (t) => {
         t.text('batch_id').notNullable();
-        t.integer('line').notNullable();
+        t.bigInteger('line').notNullable();
         t.text('raw').notNullable();
         t.text('reason').notNullable();
         t.text('errors').notNullable();
