@@ -21,7 +21,7 @@ const columns: TargetColumn[] = [
   col('doc', 'json'),
 ];
 const guard = compileStorableGuard(columns);
-const good = [
+const good: unknown[] = [
   'Ann',
   42,
   '9223372036854775807',
@@ -102,17 +102,18 @@ describe('storable-value guard', () => {
   });
 
   it('property: accepts text exactly when the store would give back the same text', () => {
-    const text = fc.oneof(
-      fc.string({ unit: 'binary' }),
-      fc.string({ unit: 'grapheme' }),
-      fc.array(fc.constantFrom('a', '\0', '\uD83D', '\uDE00', '😀', 'é')).map((a) => a.join('')),
-    );
+    // code units that matter: NUL, high and low surrogates (paired or not), BMP and astral characters
+    const text = fc
+      .array(fc.constantFrom('a', ' ', '\0', '\uD83D', '\uDE00', '\uDBFF', '\uDC00', '😀', 'é', '\u2400'), {
+        maxLength: 8,
+      })
+      .map((a) => a.join(''));
     fc.assert(
       fc.property(text, (s) => {
         const roundTrips = Buffer.from(s, 'utf8').toString('utf8') === s && !s.includes('\0');
         expect(rules(0, s) === null).toBe(roundTrips);
       }),
-      { numRuns: 1000 },
+      { numRuns: 500 },
     );
   });
 
