@@ -75,8 +75,9 @@ export const SQLITE_EXACT_DIGITS = 15;
  * SQLite types. SQLite has no exact decimal type, so a decimal column declared with precision ≤ 15 is
  * `DECIMAL(p,s)` (NUMERIC affinity): the exact canonical text is bound and SQLite stores it as INTEGER
  * or REAL, which holds every value of ≤ 15 significant digits exactly — comparisons, ORDER BY, MIN/MAX
- * are numeric and exact, and reading a value back gives the same number. `SUM` adds doubles with
- * compensated summation; `ROUND(SUM(x), s)` is the exact sum while the sum has ≤ 15 significant digits.
+ * are numeric and exact, and reading a value back gives the same number. Plain `SUM` adds doubles
+ * (within a few units in the last place of Σ|x|); the exact sum, in units of 10^-scale, is
+ * `SUM(CAST(ROUND(x * 10^scale) AS INTEGER))` (64-bit integer arithmetic; divide by `10^scale.0` to read it).
  * Wider or undeclared precision cannot be held as a number: such decimals stay exact TEXT (compare
  * them with `CAST(x AS REAL)`, which is approximate). Dates and timestamps are ISO-8601 TEXT.
  */
