@@ -12,7 +12,7 @@
  * | integer   | a safe integer, so within the 64-bit range of the column (`bigint` / SQLite `INTEGER`) (`storable.range`) |
  * | bigint    | a canonical integer within the signed 64-bit range (`storable.range`)                    |
  * | decimal   | at most `scale` fraction digits (`storable.scale`: the store would round) and at most `precision − scale` integer digits (`storable.precision`) |
- * | date, timestamp | ISO-8601 with a year from 0001 to 9999 (`storable.range`)                           |
+ * | date, timestamp | a year from 0001 to 9999 (`storable.range`)                           |
  *
  * Text length is not checked here: the mapping language declares lengths as `maxLength` in the target
  * schema, which the mapping already enforces, and generated tables use unbounded `text` columns.
@@ -20,7 +20,7 @@
  * Compiled once per batch; a good row costs one pass over its values and allocates nothing.
  */
 import type { FieldError, StoreValueLimits, TargetColumn } from '../contracts.js';
-import { DECIMAL_PATTERN, isInt64String } from '../mapping/decimal.js';
+import { isInt64String } from '../mapping/decimal.js';
 
 /** Limits used when a sink does not declare its own: those of PostgreSQL, the strictest store. */
 export const STRICTEST_LIMITS: StoreValueLimits = Object.freeze({
@@ -41,10 +41,14 @@ type Check = (v: unknown) => Problem | null;
 /** NUL or a lone surrogate (one scan; JS regexes without `u` see UTF-16 code units). */
 const BAD_TEXT_WITH_NUL = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const BAD_TEXT = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NUL_OR_SURROGATE = /[\0\uD800-\uDFFF]/;
+const SURROGATE = /[\uD800-\uDFFF]/;
 
 function textCheck(limits: StoreValueLimits): (s: string) => Problem | null {
   const bad = limits.nulInText ? BAD_TEXT : BAD_TEXT_WITH_NUL;
+  const suspect = limits.nulInText ? SURROGATE : NUL_OR_SURROGATE;
   return (s) => {
+    if (!suspect.test(s)) return null; // the common case: one plain character-class scan
     const m = bad.exec(s);
     if (m === null) return null;
     const at = m.index + 1;
@@ -103,9 +107,6 @@ function jsonCheck(limits: StoreValueLimits): Check {
   return (v) => walk(v, '');
 }
 
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T/;
-
 function columnCheck(c: TargetColumn, limits: StoreValueLimits): Check {
   switch (c.type) {
     case 'text': {
@@ -135,8 +136,8 @@ function columnCheck(c: TargetColumn, limits: StoreValueLimits): Check {
       const spelled =
         c.precision !== undefined ? `numeric(${c.precision},${scale})` : `numeric (scale ${scale})`;
       return (v) => {
-        if (typeof v !== 'string' || !DECIMAL_PATTERN.test(v))
-          return kind('storable.type', `expected a decimal, got ${describe(v)}`);
+        // the mapping produced a canonical decimal: only its digit counts are left to check
+        if (typeof v !== 'string') return kind('storable.type', `expected a decimal, got ${describe(v)}`);
         const dot = v.indexOf('.');
         const start = v.charCodeAt(0) === 45 ? 1 : 0;
         const end = dot < 0 ? v.length : dot;
@@ -153,19 +154,14 @@ function columnCheck(c: TargetColumn, limits: StoreValueLimits): Check {
       };
     }
     case 'date':
-      return (v) =>
-        typeof v === 'string' && ISO_DATE.test(v)
-          ? v.startsWith('0000')
-            ? kind('storable.range', `${v}: the year must be between 0001 and 9999`)
-            : null
-          : kind('storable.type', `expected a date (YYYY-MM-DD), got ${describe(v)}`);
     case 'timestamp':
+      // ISO-8601 from the mapping's conversion; the stores refuse year 0000 (and signed years)
       return (v) =>
-        typeof v === 'string' && ISO_TIMESTAMP.test(v)
-          ? v.startsWith('0000')
+        typeof v !== 'string'
+          ? kind('storable.type', `expected a ${c.type}, got ${describe(v)}`)
+          : v.startsWith('0000') || v.charCodeAt(4) !== 45
             ? kind('storable.range', `${v}: the year must be between 0001 and 9999`)
-            : null
-          : kind('storable.type', `expected an ISO-8601 timestamp, got ${describe(v)}`);
+            : null;
     case 'boolean':
       return (v) =>
         typeof v === 'boolean' ? null : kind('storable.type', `expected true or false, got ${describe(v)}`);

@@ -85,7 +85,7 @@ describe('storable-value guard', () => {
     expect(rules(3, '1.001')).toEqual(['amount:storable.scale']);
     expect(rules(3, '0.99')).toBeNull();
     expect(rules(3, '12')).toBeNull();
-    expect(rules(3, '1e3')).toEqual(['amount:storable.type']);
+    expect(rules(3, 1.5)).toEqual(['amount:storable.type']);
     const strict = compileStorableGuard([col('id', 'integer', { nullable: false })]);
     expect(strict([null])?.map((e) => e.rule)).toEqual(['storable.null']);
     const free = compileStorableGuard([col('x', 'decimal', { scale: 0 })], {
