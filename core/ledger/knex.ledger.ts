@@ -136,7 +136,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       });
       await create(REJECTS, (t) => {
         t.text('batch_id').notNullable();
-        t.bigInteger('line').notNullable();
+        t.integer('line').notNullable();
         t.text('raw').notNullable();
         t.text('reason').notNullable();
         t.text('errors').notNullable();
