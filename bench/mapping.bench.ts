@@ -7,6 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FILTERED } from '../core/contracts.js';
 import { compileMapping } from '../core/mapping/load-mapping.js';
+import { compileStorableGuard } from '../core/pipeline/storable.js';
 
 const RECORDS = Number(process.env.BENCH_MAPPING_RECORDS ?? 1_000_000);
 const RUNS = 3;
@@ -120,21 +121,28 @@ export async function runMappingBench(): Promise<{
   const records = generate(RECORDS);
   const out = new Array<unknown>(mapping.columns.length);
   const meta = { fileName: 'bench.csv', batchId: 'bench', job: 'bench' };
-  const once = (): { seconds: number; loaded: number; rejected: number } => {
+  const guard = compileStorableGuard(mapping.columns);
+  /** `guarded`: also the storable-value check the pipeline makes on every mapped row. */
+  const once = (guarded = false): { seconds: number; loaded: number; rejected: number } => {
     let loaded = 0;
     let rejected = 0;
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < records.length; i++) {
       const r = mapping.map(records[i] as string[], out, meta);
-      if (r === null) loaded++;
+      if (r === null && (!guarded || guard(out) === null)) loaded++;
       else if (r !== FILTERED) rejected++;
     }
     return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, loaded, rejected };
   };
   once(); // warm-up: let the JIT settle on the generated row function
-  const runs = Array.from({ length: RUNS }, once);
+  const runs = Array.from({ length: RUNS }, () => once());
   const rates = runs.map((r) => records.length / r.seconds).sort((a, b) => a - b);
   const median = rates[Math.floor(rates.length / 2)] ?? 0;
+  once(true);
+  const guardedRates = Array.from({ length: RUNS }, () => records.length / once(true).seconds).sort(
+    (a, b) => a - b,
+  );
+  const guardedMedian = guardedRates[Math.floor(guardedRates.length / 2)] ?? 0;
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
   const first = runs[0];
   return {
@@ -145,6 +153,7 @@ export async function runMappingBench(): Promise<{
       `records              ${fmt(records.length)} in memory (${fmt(first?.loaded ?? 0)} mapped, ${fmt(first?.rejected ?? 0)} rejected per run)`,
       `runs                 ${runs.map((r) => `${r.seconds.toFixed(3)} s`).join(', ')}`,
       `throughput           ${fmt(median)} records/s (median of ${RUNS}, after a warm-up run)`,
+      `+ storable guard     ${fmt(guardedMedian)} records/s (map() and the storable-value check)`,
     ],
   };
 }

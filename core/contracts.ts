@@ -294,8 +294,22 @@ export interface SinkBatch {
   abort(): Promise<void>;
 }
 
+/**
+ * What one store's columns can hold beyond the column type itself, for the storable-value guard
+ * (`core/pipeline/storable.ts`): a value outside these limits becomes a reject of its record, never a
+ * failed batch.
+ */
+export interface StoreValueLimits {
+  /** Text (and strings inside JSON) may contain U+0000. PostgreSQL text and jsonb cannot. */
+  readonly nulInText: boolean;
+  /** Most integer digits of a decimal column declared without precision (PostgreSQL `numeric`: 131072). */
+  readonly unboundedDecimalDigits: number;
+}
+
 export interface Sink {
   readonly kind: string;
+  /** Limits of the store's columns; the strictest known limits apply when a sink does not say. */
+  readonly valueLimits?: StoreValueLimits;
   /** Creates the target table when missing; refuses one whose columns disagree. Call after `ledger.ensure()`. */
   prepare(target: BatchTarget): Promise<void>;
   begin(target: BatchTarget): Promise<SinkBatch>;

@@ -2,7 +2,7 @@
  * Table definitions generated from a mapping's target columns, per dialect, and the check that an
  * existing table agrees with them. Lineage columns tie every row to its batch and source line.
  */
-import type { ColumnType, TargetColumn } from './contracts.js';
+import type { TargetColumn } from './contracts.js';
 
 export const LINEAGE_COLUMNS = [
   {
@@ -13,11 +13,22 @@ export const LINEAGE_COLUMNS = [
   },
   {
     name: '_source_line',
-    pg: 'integer',
+    pg: 'bigint',
     sqlite: 'INTEGER',
     description: 'Line of the source file this row came from.',
+    /** Tables created before lineage lines were 64-bit keep loading (lines up to 2^31 − 1). */
+    pgAlso: ['integer'],
   },
-] as const;
+] as const satisfies readonly LineageColumn[];
+
+interface LineageColumn {
+  readonly name: string;
+  readonly pg: string;
+  readonly sqlite: string;
+  readonly description: string;
+  /** Older PostgreSQL types still accepted in existing tables. */
+  readonly pgAlso?: readonly string[];
+}
 
 export type Dialect = 'postgres' | 'sqlite';
 
@@ -55,18 +66,40 @@ export function pgType(c: Pick<TargetColumn, 'type' | 'precision' | 'scale'>): s
 }
 
 /**
- * SQLite has no exact decimal type: decimals are stored as TEXT holding the exact canonical value
- * (`CAST(balance AS NUMERIC)` or a decimal extension for arithmetic); dates/timestamps as ISO-8601 TEXT.
+ * Most significant digits a SQLite decimal column holds as a number: a double keeps any 15-digit
+ * decimal exactly (DBL_DIG), and SQLite converts text to REAL keeping 15 significant digits.
  */
-export function sqliteType(type: ColumnType): string {
-  switch (type) {
+export const SQLITE_EXACT_DIGITS = 15;
+
+/**
+ * SQLite types. SQLite has no exact decimal type, so a decimal column declared with precision ≤ 15 is
+ * `DECIMAL(p,s)` (NUMERIC affinity): the exact canonical text is bound and SQLite stores it as INTEGER
+ * or REAL, which holds every value of ≤ 15 significant digits exactly — comparisons, ORDER BY, MIN/MAX
+ * are numeric and exact, and reading a value back gives the same number. Plain `SUM` adds doubles
+ * (within a few units in the last place of Σ|x|); the exact sum, in units of 10^-scale, is
+ * `SUM(CAST(ROUND(x * 10^scale) AS INTEGER))` (64-bit integer arithmetic; divide by `10^scale.0` to read it).
+ * Wider or undeclared precision cannot be held as a number: such decimals stay exact TEXT (compare
+ * them with `CAST(x AS REAL)`, which is approximate). Dates and timestamps are ISO-8601 TEXT.
+ */
+export function sqliteType(c: Pick<TargetColumn, 'type' | 'precision' | 'scale'>): string {
+  switch (c.type) {
     case 'integer':
     case 'bigint':
     case 'boolean':
       return 'INTEGER';
+    case 'decimal':
+      return c.precision !== undefined && c.precision <= SQLITE_EXACT_DIGITS
+        ? `DECIMAL(${c.precision},${c.scale ?? 0})`
+        : 'TEXT';
     default:
       return 'TEXT';
   }
+}
+
+/** Types of existing columns accepted besides the generated one (tables created by older versions). */
+function olderTypes(dialect: Dialect, c: TargetColumn): readonly string[] {
+  // decimals were TEXT in SQLite before they became numeric: such tables keep loading exact text
+  return dialect === 'sqlite' && c.type === 'decimal' ? ['TEXT'] : [];
 }
 
 /** CREATE TABLE (+ lineage index and column comments for PostgreSQL), one statement per entry. */
@@ -79,7 +112,7 @@ export function createTableSql(
   const qt = quoteTable(table);
   const lines = columns.map(
     (c) =>
-      `  ${quoteIdent(c.name)} ${dialect === 'postgres' ? pgType(c) : sqliteType(c.type)}${c.nullable ? '' : ' NOT NULL'}`,
+      `  ${quoteIdent(c.name)} ${dialect === 'postgres' ? pgType(c) : sqliteType(c)}${c.nullable ? '' : ' NOT NULL'}`,
   );
   for (const l of LINEAGE_COLUMNS)
     lines.push(`  ${quoteIdent(l.name)} ${dialect === 'postgres' ? l.pg : l.sqlite} NOT NULL`);
@@ -121,19 +154,26 @@ export function diffColumns(
   existing: readonly ExistingColumn[],
   expected: readonly TargetColumn[],
 ): string[] {
-  const want = new Map<string, { type: string; nullable: boolean }>();
+  const want = new Map<string, { type: string; also: readonly string[]; nullable: boolean }>();
   for (const c of expected) {
-    want.set(c.name, { type: dialect === 'postgres' ? pgType(c) : sqliteType(c.type), nullable: c.nullable });
+    want.set(c.name, {
+      type: dialect === 'postgres' ? pgType(c) : sqliteType(c),
+      also: olderTypes(dialect, c),
+      nullable: c.nullable,
+    });
   }
-  for (const l of LINEAGE_COLUMNS)
-    want.set(l.name, { type: dialect === 'postgres' ? l.pg : l.sqlite, nullable: false });
+  for (const l of LINEAGE_COLUMNS) {
+    const also = dialect === 'postgres' && 'pgAlso' in l ? l.pgAlso : [];
+    want.set(l.name, { type: dialect === 'postgres' ? l.pg : l.sqlite, also, nullable: false });
+  }
   const have = new Map(existing.map((c) => [c.name, c]));
   const diffs: string[] = [];
   for (const [name, w] of want) {
     const h = have.get(name);
     if (!h) diffs.push(`column ${name} is missing (expected ${w.type}${w.nullable ? '' : ' NOT NULL'})`);
     else {
-      if (h.type.toLowerCase() !== w.type.toLowerCase())
+      const type = h.type.toLowerCase();
+      if (type !== w.type.toLowerCase() && !w.also.some((t) => t.toLowerCase() === type))
         diffs.push(`column ${name} is ${h.type}, expected ${w.type}`);
       if (!w.nullable && h.nullable) diffs.push(`column ${name} allows NULL, expected NOT NULL`);
     }

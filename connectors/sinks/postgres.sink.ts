@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
-import type { BatchTarget, Sink, SinkBatch, TargetColumn } from '../../core/contracts.js';
+import type { BatchTarget, Sink, SinkBatch, StoreValueLimits, TargetColumn } from '../../core/contracts.js';
 import type { SinkDefinition } from '../../core/contracts.js';
 import { knexLog, prepareTable, txConnection, withConnection } from './table.js';
 import { appendKeyed, claimPublish, deleteBatches, RAW_COLUMN } from './publish-steps.js';
@@ -125,6 +125,9 @@ async function introspect(db: Knex | Knex.Transaction, table: string): Promise<E
   );
   return res.rows;
 }
+
+/** text and jsonb cannot hold U+0000; `numeric` without a typmod holds up to 131072 integer digits. */
+const POSTGRES_VALUE_LIMITS: StoreValueLimits = { nulInText: false, unboundedDecimalDigits: 131072 };
 
 export interface PostgresSinkOptions {
   readonly knex: Knex;
@@ -251,6 +254,7 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
 
   return {
     kind: 'postgres',
+    valueLimits: POSTGRES_VALUE_LIMITS,
     ledger,
     async prepare(target) {
       await prepareTable(

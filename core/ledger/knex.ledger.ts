@@ -14,6 +14,7 @@ import type {
   Reject,
 } from '../contracts.js';
 import { NightjarError } from '../errors.js';
+import { storableText } from '../pipeline/storable.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';
@@ -74,8 +75,8 @@ function rejectRow(batchId: string, r: Reject): Row {
   return {
     batch_id: batchId,
     line: r.line,
-    raw: r.raw,
-    reason: rejectReason(r),
+    raw: storableText(r.raw),
+    reason: storableText(rejectReason(r)),
     errors: JSON.stringify(errors),
   };
 }

@@ -44,6 +44,7 @@ import {
   type OperationDefinition,
 } from './operations/index.js';
 import { isBlank } from './operations/nulls.ops.js';
+import { EXACT_KEYWORDS, refuseInapplicableKeywords, withExactDecimals } from './keywords.js';
 import { quickValidator } from './quick-validate.js';
 import { describeType, FAIL, lastFailure, show, type OperationFn, type ValueType } from './runtime.js';
 
@@ -228,7 +229,7 @@ class RowCompiler {
     if (this.root.definitions !== undefined && withDefs.definitions === undefined)
       withDefs.definitions = this.root.definitions;
     try {
-      return this.env.ajv.compile(withDefs);
+      return this.env.ajv.compile(withExactDecimals(withDefs));
     } catch (err) {
       return this.invalid(pointer, `invalid schema: ${(err as Error).message}`);
     }
@@ -249,7 +250,10 @@ class RowCompiler {
   ): string {
     const ajvName = this.k(this.validator(schema, pointer));
     this.lastValidator = ajvName;
-    const quick = quickValidator(Object.fromEntries(remaining.map((k) => [k, schema[k]])), []);
+    // numeric keywords of decimal strings are checked as their exact counterparts, by ajv and the quick path
+    const exact = withExactDecimals(schema, this.root);
+    const keys = remaining.map((k) => (k in exact ? k : (EXACT_KEYWORDS[k] ?? k)));
+    const quick = quickValidator(Object.fromEntries(keys.map((k) => [k, exact[k]])), []);
     return quick === null
       ? `!${ajvName}(${value}, VC)`
       : `!${this.k(quick)}(${value}) && !${ajvName}(${value}, VC)`;
@@ -299,7 +303,13 @@ class RowCompiler {
           'source values are text: use "type": "string" (and e.g. a "pattern"); convert with operations',
         );
       }
-      const needsCheck = remainingKeywords(prop).length > 0;
+      refuseInapplicableKeywords(prop, at, schema, (p, m) => this.invalid(p, m), {
+        types: ['string'],
+        format: undefined,
+      });
+      // nothing converts a raw value before its check: its "format" is checked too
+      const sourceKeywords = remainingKeywords(prop).concat('format' in prop ? ['format'] : []);
+      const needsCheck = sourceKeywords.length > 0;
       const isRequired = required.includes(name);
       if (!needsCheck && !isRequired) continue;
       const flag = `q${index}`;
@@ -312,7 +322,7 @@ class RowCompiler {
         : '{}';
       code += `let ${flag} = true;\n`;
       if (needsCheck) {
-        const fails = this.validation(prop, remainingKeywords(prop), s, at);
+        const fails = this.validation(prop, [...new Set(sourceKeywords)], s, at);
         const v = this.lastValidator;
         code += `if (${this.k(isBlank)}(${s})) ${blankBranch} else if (${fails}) { e = ${this.k(invalidValue)}(e, ${field}, ${v}, ${s}); ${flag} = false; }\n`;
       } else {
@@ -869,6 +879,7 @@ class RowCompiler {
   }
 
   build(): RowFunction {
+    refuseInapplicableKeywords(this.root, '/target/schema', this.root, (p, m) => this.invalid(p, m));
     const rules = this.collectRules(this.doc.fields, '/fields');
     this.checkRuleNames(rules, this.columns, 'the target schema', '/fields');
     const sourceCode = this.sourceChecks();

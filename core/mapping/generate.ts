@@ -140,7 +140,8 @@ export function typescriptTypes(m: LoadedMapping): string {
     })
     .join('');
   const lineage = LINEAGE_COLUMNS.map(
-    (l) => `${docComment([l.description], '  ')}  ${l.name}: ${l.pg === 'integer' ? 'number' : 'string'};\n`,
+    (l) =>
+      `${docComment([l.description], '  ')}  ${l.name}: ${l.sqlite === 'INTEGER' ? 'number' : 'string'};\n`,
   ).join('');
   const columnNames = m.columns.map((c) => JSON.stringify(c.name)).join(', ');
   return (

@@ -6,6 +6,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import ajvFormats from 'ajv-formats';
 import { DECIMAL_PATTERN, isInt64String } from './decimal.js';
+import { decimalOf, EXACT_COMPARISON, exactCheck } from './keywords.js';
 
 const addFormats = ajvFormats.default;
 
@@ -27,6 +28,24 @@ export function createAjv(options: { useDefaults?: boolean; verbose?: boolean } 
   addFormats(ajv);
   ajv.addFormat('decimal', { type: 'string', validate: (s: string) => DECIMAL_PATTERN.test(s) });
   ajv.addFormat('int64', { type: 'string', validate: isInt64String });
+  for (const [keyword, [name, words]] of Object.entries(EXACT_COMPARISON)) {
+    ajv.addKeyword({
+      keyword,
+      type: 'string',
+      schemaType: 'number',
+      errors: true,
+      compile(bound: number) {
+        const check = exactCheck(keyword, bound);
+        const limit = decimalOf(bound);
+        const fn: { (v: unknown): boolean; errors?: Partial<ErrorObject>[] } = (v) => {
+          if (check(v)) return true;
+          fn.errors = [{ keyword: name, message: `must be ${words} ${limit}`, params: { limit } }];
+          return false;
+        };
+        return fn;
+      },
+    });
+  }
   ajv.addKeyword({
     keyword: 'precision',
     schemaType: 'number',

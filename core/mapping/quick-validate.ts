@@ -1,10 +1,14 @@
 /**
  * A quick pre-check for the handful of keywords most column schemas use (pattern, min/maxLength, enum,
- * const, minimum/maximum). It is sound, not complete: when it says `true` ajv would too, so the row
+ * const, minimum/maximum, their exact decimal counterparts, and the formats legacy sources declare:
+ * `decimal`, `int64`, `date`). It is sound, not complete: when it says `true` ajv would too, so the row
  * function only calls the (slower, error-building) ajv validator when the quick check says `false` or
  * cannot decide. Schemas with any other keyword get no quick check.
  */
+import { checkDate } from './calendar.js';
 import type { JsonSchema } from './columns.js';
+import { DECIMAL_PATTERN, isInt64String } from './decimal.js';
+import { EXACT_COMPARISON, exactCheck } from './keywords.js';
 
 const SUPPORTED = new Set([
   'type',
@@ -18,7 +22,20 @@ const SUPPORTED = new Set([
   'maximum',
   'exclusiveMinimum',
   'exclusiveMaximum',
+  ...Object.keys(EXACT_COMPARISON),
 ]);
+
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Formats the quick path checks itself (exactly as the ajv formats do). */
+const FORMATS: Readonly<Record<string, (s: string) => boolean>> = {
+  decimal: (s) => DECIMAL_PATTERN.test(s),
+  int64: isInt64String,
+  date: (s) => {
+    const m = ISO_DATE.exec(s);
+    return m !== null && checkDate(Number(m[1]), Number(m[2]), Number(m[3])) === null;
+  },
+};
 
 /** Code points, counting a surrogate pair as one (as ajv's `ucs2length`). */
 function codePoints(s: string): number {
@@ -43,8 +60,17 @@ type Check = (v: unknown) => boolean;
 export function quickValidator(schema: JsonSchema, ignored: readonly string[]): Check | null {
   const keys = Object.keys(schema).filter((k) => !ignored.includes(k));
   if (keys.length === 0 || !keys.every((k) => SUPPORTED.has(k))) return null;
-  if (keys.includes('type') || keys.includes('format')) return null;
+  if (keys.includes('type')) return null;
   const checks: Check[] = [];
+  if (keys.includes('format')) {
+    const format = typeof schema.format === 'string' ? FORMATS[schema.format] : undefined;
+    if (format === undefined) return null;
+    checks.push((v) => typeof v !== 'string' || format(v));
+  }
+  for (const k of Object.keys(EXACT_COMPARISON)) {
+    const b = schema[k];
+    if (typeof b === 'number') checks.push(exactCheck(k, b));
+  }
   if (typeof schema.pattern === 'string') {
     let re: RegExp;
     try {

@@ -15,6 +15,7 @@ import {
 import { classify, NightjarError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decompress } from './decompress.js';
+import { compileStorableGuard } from './storable.js';
 import type { JobRuntime } from './job-runtime.js';
 
 export interface BatchRequest {
@@ -117,6 +118,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         req.input,
       );
       const out = new Array<unknown>(mapping.columns.length);
+      const unstorable = compileStorableGuard(mapping.columns, sink.valueLimits);
       const { rejectLimit } = job.policy;
       const ctx = {
         fields: mapping.sourceFields,
@@ -152,8 +154,11 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
           counts.rowsRead++;
           const result = mapping.map(records[i]!, out, meta);
           if (result === null) {
-            batch.add(out, lines[i]!, raws[i]!);
-            counts.rowsLoaded++;
+            const errors = unstorable(out);
+            if (errors === null) {
+              batch.add(out, lines[i]!, raws[i]!);
+              counts.rowsLoaded++;
+            } else reject({ line: lines[i]!, raw: raws[i]!, errors });
           } else if (result === FILTERED) {
             counts.rowsFiltered++;
           } else {

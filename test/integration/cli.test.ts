@@ -130,9 +130,13 @@ describe('nightjar CLI', () => {
     const db = new Database(path.join(dir, 'data/warehouse.db'), { readonly: true });
     try {
       expect(db.prepare('SELECT count(*) AS n FROM customers').get()).toEqual({ n: 9 });
+      // decimals are numbers in SQLite: exact values, numeric comparisons
       expect(db.prepare('SELECT balance FROM customers WHERE customer_id = 110').get()).toEqual({
-        balance: '42.00',
+        balance: 42,
       });
+      expect(db.prepare('SELECT count(*) AS n FROM customers WHERE balance > 100').get()).toEqual(
+        db.prepare('SELECT count(*) AS n FROM customers WHERE CAST(balance AS REAL) > 100').get(),
+      );
       expect(
         db.prepare('SELECT status, rows_read, rows_loaded, rows_rejected FROM nightjar_batches').get(),
       ).toEqual({

@@ -44,7 +44,7 @@ describe('IBM i customer master → PostgreSQL', () => {
         `SELECT customer_id, customer_key, name, address, phone, status, customer_class, credit_limit::text AS credit_limit,
                 balance::text AS balance, opened_on::text AS opened_on, last_sale_on::text AS last_sale_on, tax_exempt,
                 edi_enabled, payment_terms, sales_rep, to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') AS changed_at,
-                changed_by, source_file, _source_line
+                changed_by, source_file, _source_line::int AS _source_line
            FROM ibmi_customers ORDER BY customer_id`,
       )
     ).rows;

@@ -39,7 +39,7 @@ describe('a nightly CSV batch into PostgreSQL', () => {
       customer_id: '101',
       balance: '1234.50',
       opened_on: '1997-11-04',
-      _source_line: 2,
+      _source_line: '2',
     });
     expect(rows.find((r) => r.customer_id === '110')).toMatchObject({ balance: '42.00' });
     expect(rows.find((r) => r.customer_id === '111')).toMatchObject({ opened_on: null });
