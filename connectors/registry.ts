@@ -18,6 +18,7 @@ type Loader<T> = () => Promise<{ definition: T }>;
 
 const SOURCES: Readonly<Record<string, Loader<SourceDefinition>>> = Object.freeze({
   local: () => import('./sources/local.source.js'),
+  sftp: () => import('./sources/sftp.source.js'),
 });
 
 const PARSERS: Readonly<Record<string, Loader<ParserDefinition>>> = Object.freeze({
