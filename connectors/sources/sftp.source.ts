@@ -214,8 +214,11 @@ export function createSftpSource(
   };
   for (const key of ['archiveDir', 'failedDir'] as const) {
     const folder = options[key];
-    if (folder !== undefined && path.posix.normalize(folder) === path.posix.normalize(dir)) {
-      throw new NightjarError('CONFIG_INVALID', `source.${key} must not be the remote folder itself (${dir})`);
+    if (folder !== undefined && samePath(folder, dir)) {
+      throw new NightjarError(
+        'CONFIG_INVALID',
+        `source.${key} must not be the remote folder itself (${dir})`,
+      );
     }
   }
   const seen = new Map<string, Seen>();
@@ -339,7 +342,9 @@ export function createSftpSource(
   function candidates(files: Map<string, { size: number; mtimeMs: number }>): string[] {
     return [...files.keys()].filter(
       (name) =>
-        matches(name) && !isMarker(name) && (markers.length === 0 || markers.some((m) => files.has(name + m))),
+        matches(name) &&
+        !isMarker(name) &&
+        (markers.length === 0 || markers.some((m) => files.has(name + m))),
     );
   }
 
@@ -445,11 +450,15 @@ export function createSftpSource(
         for (const m of markers) await s.client.delete(remote(name + m), true);
       });
     },
-    async close(): Promise<void> {
-      seen.clear();
+    close(): Promise<void> {
+      seen.clear(); // connections live only as long as each operation
+      return Promise.resolve();
     },
   };
 }
+
+const samePath = (a: string, b: string): boolean =>
+  path.posix.join(a, '.').replace(/(.)\/$/, '$1') === path.posix.join(b, '.').replace(/(.)\/$/, '$1');
 
 function isPlainName(name: string): boolean {
   try {
@@ -509,7 +518,12 @@ class RemoteFileStream extends Readable {
   #pump(): void {
     const queue = this.#queue;
     while (!this.destroyed && !this.#probed && queue.length < READ_DEPTH) {
-      const req: ReadRequest = { at: this.#next, buf: Buffer.allocUnsafe(READ_REQUEST), done: false, bytes: 0 };
+      const req: ReadRequest = {
+        at: this.#next,
+        buf: Buffer.allocUnsafe(READ_REQUEST),
+        done: false,
+        bytes: 0,
+      };
       if (req.at >= this.size) this.#probed = true;
       this.#next += READ_REQUEST;
       queue.push(req);
@@ -534,7 +548,9 @@ class RemoteFileStream extends Readable {
       if (!req?.done) return;
       this.#queue.shift();
       if (req.err !== undefined) {
-        this.destroy(sftpError(req.err, `download of ${this.label} broke off at byte ${req.at} of ${this.size}`));
+        this.destroy(
+          sftpError(req.err, `download of ${this.label} broke off at byte ${req.at} of ${this.size}`),
+        );
         return;
       }
       if (req.at >= this.size) {
