@@ -203,12 +203,14 @@ export async function startSshd(): Promise<TestSshd> {
       proc = undefined;
       if (!p?.pid || p.exitCode !== null) return;
       const exited = new Promise((r) => p.once('exit', r));
-      for (const pid of [p.pid, ...descendants(p.pid)]) {
+      // Deepest first, so that each parent is still there to reap its child (no zombies left behind).
+      for (const pid of [p.pid, ...descendants(p.pid)].reverse()) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
           // already gone
         }
+        await delay(20);
       }
       await exited;
     },
