@@ -33,6 +33,15 @@ export const ERROR_CODES = {
   },
   SOURCE_AUTH_FAILED: { retryable: false, summary: 'the source refused the configured credentials' },
   INTERRUPTED: { retryable: true, summary: 'the worker was stopped while the batch was running' },
+  OWNERSHIP_LOST: {
+    retryable: false,
+    summary: 'another attempt took the batch over (this one was stalled); it publishes nothing',
+  },
+  DUPLICATE_CONTENT: {
+    retryable: false,
+    summary: 'a published batch of the job already loaded this content',
+  },
+  JOB_UNKNOWN: { retryable: false, summary: 'the batch names a job this worker has no definition for' },
   INTERNAL: { retryable: true, summary: 'an unexpected error' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 

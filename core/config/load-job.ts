@@ -37,6 +37,8 @@ export interface JobDefinition {
     readonly attempts: number;
     readonly backoff: { readonly type: 'exponential' | 'fixed'; readonly delayMs: number };
     readonly rejectLimit: { readonly count?: number; readonly percent?: number };
+    /** What new content under a published input name and business date means. @defaultValue 'replace' */
+    readonly redelivery: 'replace' | 'append';
   };
 }
 

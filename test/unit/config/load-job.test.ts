@@ -38,6 +38,7 @@ describe('job files', () => {
       attempts: 5,
       backoff: { type: 'exponential', delayMs: 5000 },
       rejectLimit: {},
+      redelivery: 'replace',
     });
   });
 
