@@ -31,14 +31,13 @@
  * Path safety: names are plain file names (no separators, no `..`, no NUL); symlinks are never listed
  * and a name that is not a regular file is refused before it is opened.
  */
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import SftpClient from 'ssh2-sftp-client';
 import type { SFTPWrapper, Stats } from 'ssh2';
 import { NightjarError } from '../../core/errors.js';
-import type { InputIdentity, InputRef, Source, SourceDefinition } from '../../core/contracts.js';
+import type { InputRef, OpenedInput, Source, SourceDefinition } from '../../core/contracts.js';
 import { assertPlainName, timestampedName } from './local.source.js';
 import {
   CONNECTION_NAME,
@@ -149,20 +148,6 @@ export const sftpOptionsSchema = {
   },
 } as const;
 
-/** One input opened for reading. (Mirrors the file-source contract's `OpenedInput`.) */
-export interface OpenedInput {
-  readonly stream: Readable;
-  /** `sftp://user@host:port/dir/name`, never credentials. */
-  readonly uri: string;
-  readonly size: number;
-  readonly modifiedAt: Date;
-}
-
-export interface SftpSource extends Source {
-  /** The download of one input with its identity. */
-  openInput(name: string, signal?: AbortSignal): Promise<OpenedInput>;
-}
-
 export interface SftpSourceDeps {
   readonly clock?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
@@ -197,7 +182,7 @@ export function createSftpSource(
   options: SftpSourceOptions,
   connection: SftpConnection,
   deps: SftpSourceDeps = {},
-): SftpSource {
+): Source {
   const clock = deps.clock ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const dir = options.dir;
@@ -348,7 +333,7 @@ export function createSftpSource(
     );
   }
 
-  async function openInput(name: string, signal?: AbortSignal): Promise<OpenedInput> {
+  async function open(name: string, signal?: AbortSignal): Promise<OpenedInput> {
     assertPlainName(name);
     const full = remote(name);
     const s = await connect(signal);
@@ -430,17 +415,7 @@ export function createSftpSource(
         return refs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       });
     },
-    openInput,
-    // MERGE: with the new FileSource contract, `open` becomes `openInput` and `identify` goes away.
-    async identify(name: string): Promise<InputIdentity> {
-      const input = await openInput(name);
-      const hash = createHash('sha256');
-      for await (const chunk of input.stream) hash.update(chunk as Buffer);
-      return { name, uri: input.uri, size: input.size, sha256: hash.digest('hex') };
-    },
-    async open(name: string): Promise<Readable> {
-      return (await openInput(name)).stream;
-    },
+    open,
     async settle(name: string, outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
       assertPlainName(name);
       const folder = outcome === 'failed' ? options.failedDir : options.archiveDir;

@@ -125,14 +125,14 @@ describe.skipIf(unavailable !== undefined)('SFTP source against OpenSSH', () => 
     expect(refs.map((r) => [r.name, r.size, r.modifiedAt instanceof Date])).toEqual([
       ['a.csv', content.length, true],
     ]);
-    const input = await s.openInput('a.csv');
+    const input = await s.open('a.csv');
     const chunks: Buffer[] = [];
     for await (const c of input.stream) chunks.push(c as Buffer);
     expect(Buffer.concat(chunks)).toEqual(content);
     expect(input.size).toBe(content.length);
     expect(input.uri).toBe(`sftp://nightjar-sftp@127.0.0.1:${sshd.port}${remote('in/a.csv')}`);
-    expect((await failure(s.openInput('missing.csv'))).code).toBe('INPUT_NOT_FOUND');
-    expect((await failure(s.openInput('../in/a.csv'))).code).toBe('INPUT_UNSAFE');
+    expect((await failure(s.open('missing.csv'))).code).toBe('INPUT_NOT_FOUND');
+    expect((await failure(s.open('../in/a.csv'))).code).toBe('INPUT_UNSAFE');
   });
 
   it('a host key that is not the pinned one is refused, naming both fingerprints; bad credentials are permanent', async () => {
@@ -172,7 +172,7 @@ describe.skipIf(unavailable !== undefined)('SFTP source against OpenSSH', () => 
     const s = source('key', { maxConnections: 1, dir: remote('in') }, {});
     // A server of its own in the gate: another user@host:port key than the other tests'.
     const abort = new AbortController();
-    const input = await s.openInput('a.csv', abort.signal);
+    const input = await s.open('a.csv', abort.signal);
     let listed = false;
     const listing = s.list().then((r) => {
       listed = true;

@@ -196,7 +196,7 @@ describe('sftp options', () => {
       resolveSftpConnection('LEGACY', BASE),
     );
     for (const name of ['../etc/passwd', 'a/b.csv', '..', 'a\0b']) {
-      await expect(s.openInput(name)).rejects.toMatchObject({ code: 'INPUT_UNSAFE' });
+      await expect(s.open(name)).rejects.toMatchObject({ code: 'INPUT_UNSAFE' });
       await expect(s.settle!(name, 'published')).rejects.toMatchObject({ code: 'INPUT_UNSAFE' });
     }
   });
