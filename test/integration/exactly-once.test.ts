@@ -61,7 +61,7 @@ async function raceTwoAttempts(
       const out = new PassThrough();
       void (async () => {
         const parts: Buffer[] = [];
-        for await (const c of opened.stream as Readable) parts.push(c as Buffer);
+        for await (const c of opened.stream) parts.push(c as Buffer);
         const bytes = Buffer.concat(parts);
         out.write(bytes.subarray(0, bytes.length >> 1));
         second = runBatch(other, { batchId, input }, { attempt: 2, final: false, logger });
