@@ -9,7 +9,7 @@ import { NightjarError } from '../errors.js';
 import { getParser, getSource } from '../../connectors/registry.js';
 import { createConfigAjv, formatAjvErrors } from './ajv.js';
 import { jobSchema } from './job.schema.js';
-import type { LoadMode } from '../contracts.js';
+import type { InputLimits, LoadMode } from '../contracts.js';
 
 export type Compression = 'none' | 'gzip' | 'zip' | 'auto';
 
@@ -37,6 +37,8 @@ export interface JobDefinition {
     readonly attempts: number;
     readonly backoff: { readonly type: 'exponential' | 'fixed'; readonly delayMs: number };
     readonly rejectLimit: { readonly count?: number; readonly percent?: number };
+    /** Input limits, every one set (defaults from the schema; `DEFAULT_LIMITS`). */
+    readonly limits: InputLimits;
   };
 }
 

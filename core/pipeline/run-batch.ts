@@ -105,7 +105,8 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
     try {
       const hash = createHash('sha256');
       const raw = await source.open(req.input);
-      const bytes = decompress(pipeWithErrors(raw, hashing(hash)), job.format.compression, req.input);
+      const { limits } = job.policy;
+      const bytes = decompress(pipeWithErrors(raw, hashing(hash)), job.format.compression, req.input, limits);
       const meta: Record<string, string> = {
         batchId: req.batchId,
         job: job.name,
@@ -119,6 +120,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         fileName: input.name,
         chunkSize: CHUNK_SIZE,
         encoding: job.format.encoding,
+        limits,
       };
 
       const reject = (r: Reject): void => {
