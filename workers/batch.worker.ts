@@ -5,13 +5,12 @@
  */
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { classify } from '../core/errors.js';
+import { capText, classify } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
 import type { Logger } from '../core/logger.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
-import { createLocalSource } from '../connectors/sources/local.source.js';
 import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData } from './queue.js';
 
 export interface BatchWorkerOptions {
@@ -56,11 +55,27 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
 
   const processor = async (job: Job<BatchJobData, BatchSummary>, token?: string): Promise<BatchSummary> => {
     const data = job.data;
-    const jobRt = runtimes.get(data.job);
-    if (!jobRt) throw new UnrecoverableError(`this worker has no job named "${data.job}"`);
-    const rt = data.inputDir
-      ? { ...jobRt, source: createLocalSource({ dir: data.inputDir, pattern: '*' }) }
-      : jobRt;
+    const rt = runtimes.get(data.job);
+    if (!rt) {
+      // Recorded as a dead letter, so the batch does not vanish: replay it from a worker that has the job.
+      const message = capText(`this worker has no job named ${JSON.stringify(data.job)}`);
+      await dead.add(
+        String(data.job),
+        {
+          ...data,
+          errorCode: 'CONFIG_INVALID',
+          error: message,
+          attempts: job.attemptsMade + 1,
+          failedAt: new Date().toISOString(),
+        },
+        { jobId: data.batchId, removeOnComplete: false, removeOnFail: false },
+      );
+      logger.warn(
+        { job: data.job, batchId: data.batchId },
+        `batch moved to the dead-letter queue: ${message}`,
+      );
+      throw new UnrecoverableError(`CONFIG_INVALID: ${message}`);
+    }
     const attempt = job.attemptsMade + 1;
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();

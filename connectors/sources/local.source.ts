@@ -17,10 +17,29 @@
  * once per marker.
  *
  * Path safety: names are plain file names (no separators, no `..`, no NUL), symlinks are never listed and
- * never opened (`O_NOFOLLOW` closes the race between the check and the open).
+ * never opened (`O_NOFOLLOW` closes the race between the check and the open). A name handed to
+ * `identify()`/`open()` (e.g. from a queue payload) must also be one `list()` could return: it matches
+ * `pattern` (dotfiles never do) and is not a done-marker; anything else is `INPUT_UNSAFE`.
+ *
+ * Staging (`stage()`, for `nightjar run --file`): the file is copied into the drop folder under a
+ * dot-prefixed temporary name (never listed), given the original's mtime, then hard-linked to its own
+ * name, which never overwrites: the input appears complete or not at all. An identical file already
+ * there is fine (staged before); a different one fails with `INPUT_CONFLICT`.
  */
 import { constants } from 'node:fs';
-import { copyFile, link, lstat, mkdir, open, readdir, realpath, unlink } from 'node:fs/promises';
+import {
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  stat,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -125,6 +144,12 @@ async function moveAside(from: string, folder: string, name: string, at: Date): 
   }
 }
 
+const refOf = (name: string, f: { size: number; modifiedAt: Date }): InputRef => ({
+  name,
+  size: f.size,
+  modifiedAt: f.modifiedAt,
+});
+
 export function createLocalSource(options: LocalSourceOptions, clock: () => Date = () => new Date()): Source {
   const dir = path.resolve(options.dir);
   const matches = picomatch(options.pattern, { dot: false });
@@ -142,8 +167,25 @@ export function createLocalSource(options: LocalSourceOptions, clock: () => Date
   }
   const isMarker = (name: string): boolean => markers.some((m) => name.endsWith(m));
 
-  async function plainFile(name: string): Promise<{ full: string; size: number; modifiedAt: Date }> {
+  /** A plain name that `list()` could return: matches the pattern, is not a done-marker. */
+  function assertOwnName(name: string): void {
     assertPlainName(name);
+    if (!matches(name) || isMarker(name)) {
+      throw new NightjarError(
+        'INPUT_UNSAFE',
+        `input name ${JSON.stringify(name)} is not an input of this source (pattern ${options.pattern}${markers.length > 0 ? `, done-markers ${markers.join(', ')}` : ''})`,
+      );
+    }
+  }
+
+  async function sha256Of(full: string): Promise<string> {
+    const hash = createHash('sha256');
+    for await (const chunk of await openNoFollow(full, path.basename(full))) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  }
+
+  async function plainFile(name: string): Promise<{ full: string; size: number; modifiedAt: Date }> {
+    assertOwnName(name);
     const full = path.join(dir, name);
     let st;
     try {
@@ -232,8 +274,55 @@ export function createLocalSource(options: LocalSourceOptions, clock: () => Date
       const { full } = await plainFile(name);
       return openNoFollow(full, name);
     },
+    async stage(localPath: string, name: string): Promise<InputRef> {
+      assertOwnName(name);
+      const from = path.resolve(localPath);
+      let st;
+      try {
+        st = await stat(from);
+      } catch (err) {
+        throw new NightjarError('INPUT_NOT_FOUND', `${localPath}: no such file`, { cause: err });
+      }
+      if (!st.isFile()) throw new NightjarError('INPUT_UNSAFE', `${localPath}: not a regular file`);
+      const to = path.join(dir, name);
+      let realFrom = from;
+      try {
+        realFrom = await realpath(from);
+      } catch {
+        // stat() above succeeded; a file gone since then fails below
+      }
+      if (realFrom === to) return refOf(name, await plainFile(name)); // already in the drop folder
+      const temp = path.join(dir, `.nightjar-stage-${randomBytes(8).toString('hex')}`);
+      try {
+        await copyFile(from, temp, constants.COPYFILE_EXCL);
+        await utimes(temp, st.atime, st.mtime);
+        try {
+          await link(temp, to);
+        } catch (err) {
+          if (code(err) !== 'EEXIST') throw err;
+          const there = await plainFile(name);
+          if (there.size !== st.size || (await sha256Of(to)) !== (await sha256Of(temp))) {
+            throw new NightjarError(
+              'INPUT_CONFLICT',
+              `cannot stage ${localPath} as ${name}: a different file of that name is already in ${dir}`,
+            );
+          }
+          return refOf(name, there);
+        }
+      } catch (err) {
+        if (err instanceof NightjarError) throw err;
+        throw new NightjarError(
+          code(err) === 'ENOENT' ? 'SOURCE_UNAVAILABLE' : 'INTERNAL',
+          `cannot stage ${localPath} into ${dir}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      } finally {
+        await unlink(temp).catch(() => {});
+      }
+      return refOf(name, await plainFile(name));
+    },
     async settle(name: string, outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
-      assertPlainName(name);
+      assertOwnName(name); // never moves a file that is not one of this source's inputs
       const folder = outcome === 'failed' ? failedDir : archiveDir;
       const full = path.join(dir, name);
       if (folder !== undefined) {
