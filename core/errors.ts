@@ -62,6 +62,20 @@ export function capText(text: string, max = MAX_ERROR_CHARS): string {
   return text.slice(0, keep) + marker;
 }
 
+/**
+ * An error text as nightjar stores and logs it: control characters other than TAB and LF shown as
+ * `\xNN` (a NUL byte is not storable in PostgreSQL text, and JSON would turn each into six characters),
+ * then capped with `capText()`.
+ */
+export function errorText(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const visible = text.replace(
+    /[\x00-\x08\x0b-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+  return capText(visible);
+}
+
 export class NightjarError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
@@ -72,7 +86,7 @@ export class NightjarError extends Error {
     message: string,
     options: { cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
-    super(capText(message), options.cause === undefined ? undefined : { cause: options.cause });
+    super(errorText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NightjarError';
     this.code = code;
     this.retryable = ERROR_CODES[code].retryable;
@@ -110,7 +124,7 @@ export function classify(err: unknown): NightjarError {
   if (err instanceof NightjarError) return err;
   const e = err as { code?: unknown; message?: unknown; errno?: unknown } | null | undefined;
   const code = typeof e?.code === 'string' ? e.code : '';
-  const message = capText(typeof e?.message === 'string' ? e.message : String(err));
+  const message = errorText(typeof e?.message === 'string' ? e.message : String(err));
   if (TRANSIENT_NET.has(code) || /Connection terminated|connection refused|socket hang up/i.test(message)) {
     return new NightjarError('TARGET_UNAVAILABLE', message, { cause: err, details: { driverCode: code } });
   }

@@ -3,7 +3,7 @@
  * Connection strings and anything that looks like a secret are redacted.
  */
 import { readSettings } from './config/settings.js';
-import { capText, MAX_ERROR_CHARS } from './errors.js';
+import { errorText } from './errors.js';
 import { pino, destination, stdSerializers, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
@@ -30,8 +30,8 @@ export const REDACT_PATHS = [
 function cappedErr(err: Error): unknown {
   const out = stdSerializers.err(err) as { message?: unknown; stack?: unknown } | undefined;
   if (out && typeof out === 'object') {
-    if (typeof out.message === 'string') out.message = capText(out.message);
-    if (typeof out.stack === 'string') out.stack = capText(out.stack, 2 * MAX_ERROR_CHARS);
+    if (typeof out.message === 'string') out.message = errorText(out.message);
+    if (typeof out.stack === 'string') out.stack = errorText(out.stack);
   }
   return out;
 }

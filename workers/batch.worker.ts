@@ -5,7 +5,7 @@
  */
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { capText, classify } from '../core/errors.js';
+import { classify, errorText } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
 import type { Logger } from '../core/logger.js';
 import type { JobDefinition } from '../core/config/load-job.js';
@@ -58,7 +58,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     const rt = runtimes.get(data.job);
     if (!rt) {
       // Recorded as a dead letter, so the batch does not vanish: replay it from a worker that has the job.
-      const message = capText(`this worker has no job named ${JSON.stringify(data.job)}`);
+      const message = errorText(`this worker has no job named ${JSON.stringify(data.job)}`);
       await dead.add(
         String(data.job),
         {

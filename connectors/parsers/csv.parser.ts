@@ -208,6 +208,12 @@ export function createTokenizer(d: CsvDialect): (s: string) => string[] | typeof
   };
 }
 
+/** Column names for a message: quoted, control characters escaped, at most ~300 characters. */
+function preview(names: readonly string[]): string {
+  const all = names.map((n) => JSON.stringify(n)).join(', ');
+  return all.length <= 300 ? all : `${all.slice(0, 300)}… (${names.length} columns)`;
+}
+
 function stripCr(line: string): string {
   return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
 }
@@ -256,7 +262,7 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
           const code = where === 'header' ? 'HEADER_INVALID' : 'CONFIG_INVALID';
           throw new NightjarError(
             code,
-            `${ctx.fileName}: ${where} lacks column(s) ${missing.join(', ')} (found: ${names.join(', ')})`,
+            `${ctx.fileName}: ${where} lacks column(s) ${missing.join(', ')} (found: ${preview(names)})`,
           );
         }
         const twice = ctx.fields.filter((f) => names.indexOf(f) !== names.lastIndexOf(f));

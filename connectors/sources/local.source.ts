@@ -96,10 +96,14 @@ export const localOptionsSchema = {
   },
 } as const;
 
-/** Rejects anything but a plain file name: no separators, no `..`, no NUL. */
+/** Longest file name (bytes) the usual file systems allow (`NAME_MAX`). */
+const NAME_MAX = 255;
+
+/** Rejects anything but a plain file name: no separators, no `..`, no NUL, at most 255 bytes. */
 export function assertPlainName(name: string): void {
   if (
     name.length === 0 ||
+    Buffer.byteLength(name) > NAME_MAX ||
     name === '.' ||
     name === '..' ||
     name.includes('/') ||

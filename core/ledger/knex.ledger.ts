@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { BatchCounts, BatchRecord, BatchStatus, Ledger, Reject } from '../contracts.js';
-import { capText } from '../errors.js';
+import { capText, errorText } from '../errors.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';
@@ -56,7 +56,7 @@ function rejectRow(batchId: string, r: Reject): Row {
       typeof e.value === 'string' && e.value.length > MAX_VALUE_CHARS
         ? `${e.value.slice(0, MAX_VALUE_CHARS)}…`
         : e.value;
-    const message = capText(e.message, MAX_VALUE_CHARS * 5);
+    const message = capText(errorText(e.message), MAX_VALUE_CHARS * 5);
     return value === undefined ? { field: e.field, rule: e.rule, message } : { ...e, message, value };
   });
   // Raw text and reasons can echo input of any size: stored capped, with their original length.
@@ -64,7 +64,7 @@ function rejectRow(batchId: string, r: Reject): Row {
     batch_id: batchId,
     line: r.line,
     raw: capText(r.raw),
-    reason: capText(rejectReason(r)),
+    reason: errorText(rejectReason(r)),
     errors: JSON.stringify(errors),
   };
 }
@@ -201,7 +201,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
           .update({
             status,
             error_code: detail.errorCode ?? null,
-            error: detail.error === undefined ? null : capText(detail.error),
+            error: detail.error === undefined ? null : errorText(detail.error),
             finished_at: now(),
             ...(c
               ? {
