@@ -68,8 +68,8 @@ export function capText(text: string, max = MAX_ERROR_CHARS): string {
  * then capped with `capText()`.
  */
 export function errorText(text: string): string {
-  // eslint-disable-next-line no-control-regex
   const visible = text.replace(
+    // eslint-disable-next-line no-control-regex
     /[\x00-\x08\x0b-\x1f\x7f]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
   );

@@ -130,7 +130,7 @@ async function check(c: BadInputCase, i: number): Promise<void> {
 }
 
 describe('corpus of bad inputs', () => {
-  it('has at least 40 files, each with an expected outcome', async () => {
+  it('has at least 40 files, each with an expected outcome', () => {
     expect(cases.filter((c) => c.file).length).toBeGreaterThanOrEqual(40);
     const names = new Set(cases.map((c) => c.input));
     expect(names.size).toBe(cases.length);
