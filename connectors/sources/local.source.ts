@@ -119,7 +119,14 @@ export function assertPlainName(name: string): void {
 export function timestampedName(name: string, at: Date): string {
   const stamp = at.toISOString().replace(/[-:.]/g, '');
   const dot = name.indexOf('.', 1);
-  return dot === -1 ? `${name}.${stamp}` : `${name.slice(0, dot)}.${stamp}${name.slice(dot)}`;
+  let base = [...(dot === -1 ? name : name.slice(0, dot))];
+  let ext = [...(dot === -1 ? '' : name.slice(dot))];
+  // A name near NAME_MAX would not fit with its stamp (and a `.N` against collisions): shorten the
+  // base, then the extensions, by whole characters.
+  const fits = (): boolean => Buffer.byteLength(`${base.join('')}.${stamp}${ext.join('')}`) <= NAME_MAX - 6;
+  while (!fits() && base.length > 1) base = base.slice(0, -1);
+  while (!fits() && ext.length > 0) ext = ext.slice(0, -1);
+  return `${base.join('')}.${stamp}${ext.join('')}`;
 }
 
 const code = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;

@@ -248,6 +248,17 @@ describe('local source: settling', () => {
     expect(timestampedName('EXTRACT', NOW)).toBe('EXTRACT.20261124T023000123Z');
     expect(timestampedName('.hidden', NOW)).toBe('.hidden.20261124T023000123Z');
   });
+
+  it('archives a name near NAME_MAX (255 bytes) under a shortened name that still fits', async () => {
+    const long = `${'ü'.repeat(125)}.csv`; // 254 bytes
+    const stamped = timestampedName(long, NOW);
+    expect(Buffer.byteLength(stamped)).toBeLessThanOrEqual(249);
+    expect(stamped).toMatch(/^ü+\.20261124T023000123Z\.csv$/);
+    await put(long);
+    const archive = path.join(root, 'archive');
+    await source({ pattern: '*', archiveDir: archive }).settle!(long, 'published');
+    expect(await readdir(archive)).toEqual([stamped]);
+  });
 });
 
 describe('local source: definition', () => {
