@@ -43,6 +43,12 @@ export interface Source {
   list(): Promise<InputRef[]>;
   /** Opens one input for reading. The name is re-validated (a plain name within the source). */
   open(name: string, signal?: AbortSignal): Promise<OpenedInput>;
+  /**
+   * Hands a file from elsewhere on this machine to the source (`nightjar run --file`): after it
+   * resolves, the input `name` is one of this source's own inputs, complete, and can be enqueued by name.
+   * Never overwrites a different input of that name. Sources that cannot take files do not implement it.
+   */
+  stage?(localPath: string, name: string): Promise<InputRef>;
   /** Called once a batch ended for this input: archive on success, move aside on permanent failure. */
   settle?(name: string, outcome: 'published' | 'failed' | 'skipped'): Promise<void>;
   close(): Promise<void>;
@@ -163,6 +169,23 @@ export interface ParseContext {
   readonly chunkSize: number;
   /** Declared character encoding of the input (`utf-8`, `windows-1252`, `cp037`, …). */
   readonly encoding: string;
+  /** The job's input limits (`policy.limits`). @defaultValue `DEFAULT_LIMITS` */
+  readonly limits?: InputLimits;
+}
+
+/**
+ * What one input may hold before the batch fails as `INPUT_TOO_LARGE` (or, for a field, the record is
+ * rejected). Set per job in `policy.limits`; see `DEFAULT_LIMITS` in `core/pipeline/limits.ts`.
+ */
+export interface InputLimits {
+  /** Most bytes after decompression (the bytes the parser reads). */
+  readonly maxBytes: number;
+  /** Most records (loaded, rejected and filtered together). */
+  readonly maxRecords: number;
+  /** Longest physical line or record: characters for text formats, bytes for fixed-width. */
+  readonly maxLineLength: number;
+  /** Longest single field value, in characters; a longer one rejects its record (rule `maxLength`). */
+  readonly maxFieldLength: number;
 }
 
 export interface Parser {

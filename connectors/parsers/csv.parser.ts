@@ -34,6 +34,10 @@
  * file after an invalid closing quote. The tokenizer here is held to csv-parse's results on valid input
  * by a property test (`test/unit/parsers/csv.parser.test.ts`).
  *
+ * Bounds (`ctx.limits`): a physical line longer than `maxLineLength` characters fails the file with
+ * `INPUT_TOO_LARGE` (it is not the text the job says); a quoted record whose lines together pass that
+ * length is a broken quote (rule `quotes`, reading resumes at its next line).
+ *
  * Undecodable bytes (U+FFFD after decoding) reject the record with rule `encoding`. An empty file fails
  * with `HEADER_INVALID` when a header row is expected; a file with only a header row yields no records.
  */
@@ -41,6 +45,7 @@ import type { Readable } from 'node:stream';
 import { NightjarError } from '../../core/errors.js';
 import type { ParseContext, ParseIssue, ParsedChunk, Parser } from '../../core/contracts.js';
 import type { ParserDefinition } from '../../core/contracts.js';
+import { limitsOf, tooLarge } from '../../core/pipeline/limits.js';
 import { assertEncoding, isEbcdic, streamDecoder } from './code-pages.js';
 
 export interface CsvOptions {
@@ -124,9 +129,6 @@ export const csvOptionsSchema = {
   },
 } as const;
 
-/** A single physical line longer than this (in characters) means the file is not what the job says. */
-export const MAX_LINE_CHARS = 16 * 1024 * 1024;
-
 /** The tokenizer's answer for a record whose quoted field is still open at the end of its text. */
 export const OPEN: unique symbol = Symbol('csv.open-quote');
 
@@ -206,6 +208,12 @@ export function createTokenizer(d: CsvDialect): (s: string) => string[] | typeof
   };
 }
 
+/** Column names for a message: quoted, control characters escaped, at most ~300 characters. */
+function preview(names: readonly string[]): string {
+  const all = names.map((n) => JSON.stringify(n)).join(', ');
+  return all.length <= 300 ? all : `${all.slice(0, 300)}… (${names.length} columns)`;
+}
+
 function stripCr(line: string): string {
   return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
 }
@@ -234,6 +242,14 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
       const decoder = streamDecoder(ctx.encoding);
       const ebcdic = isEbcdic(ctx.encoding);
       const width = ctx.fields.length;
+      const maxLine = limitsOf(ctx).maxLineLength;
+      const lineTooLong = (no: number): Error =>
+        tooLarge(
+          ctx.fileName,
+          'maxLineLength',
+          maxLine,
+          `line ${no} is longer than ${maxLine} characters (not ${ctx.encoding} text with LF or CRLF line ends?)`,
+        );
 
       /** order[i] = column of the file holding the i-th mapping field; undefined until the header is read. */
       let order: number[] | undefined;
@@ -246,7 +262,7 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
           const code = where === 'header' ? 'HEADER_INVALID' : 'CONFIG_INVALID';
           throw new NightjarError(
             code,
-            `${ctx.fileName}: ${where} lacks column(s) ${missing.join(', ')} (found: ${names.join(', ')})`,
+            `${ctx.fileName}: ${where} lacks column(s) ${missing.join(', ')} (found: ${preview(names)})`,
           );
         }
         const twice = ctx.fields.filter((f) => names.indexOf(f) !== names.lastIndexOf(f));
@@ -317,6 +333,7 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
       /** Lines of a record whose quoted field is still open (with their CRs), and its first line number. */
       let pending: string[] | null = null;
       let pendingLine = 0;
+      let pendingChars = 0;
 
       const resync = (why: string): void => {
         const held = pending!;
@@ -334,6 +351,8 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
         if (r === OPEN) {
           if (held.length >= maxRecordLines) {
             resync(`a quoted field is still open after ${maxRecordLines} lines`);
+          } else if (pendingChars > maxLine) {
+            resync(`a quoted field is still open after ${maxLine} characters (policy.limits.maxLineLength)`);
           }
           return;
         }
@@ -348,6 +367,7 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
       const next = (rawLine: string, no: number): void => {
         if (pending !== null) {
           pending.push(rawLine);
+          pendingChars += rawLine.length + 1;
           continuePending();
           return;
         }
@@ -362,6 +382,7 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
         if (r === OPEN) {
           pending = [rawLine];
           pendingLine = no;
+          pendingChars = rawLine.length;
           if (maxRecordLines === 1) resync('a quoted field is not closed on its line');
         } else if (typeof r === 'string') broken(no, line, r);
         else emit(r, line, no);
@@ -386,17 +407,13 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
         let p = 0;
         for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', p)) {
           lineNo++;
+          if (nl - p > maxLine) throw lineTooLong(lineNo);
           if (lineNo > skipLines) next(text.slice(p, nl), lineNo);
           p = nl + 1;
           if (records.length + issues.length >= ctx.chunkSize) yield flush();
         }
         carry = p === 0 ? text : text.slice(p);
-        if (carry.length > MAX_LINE_CHARS) {
-          throw new NightjarError(
-            'INPUT_UNREADABLE',
-            `${ctx.fileName}: line ${lineNo + 1} is longer than ${MAX_LINE_CHARS} characters — not ${ctx.encoding} text with LF or CRLF line ends?`,
-          );
-        }
+        if (carry.length > maxLine) throw lineTooLong(lineNo + 1);
       }
       const rest = decoder.end() ?? '';
       if (rest.includes('\uFFFD')) checkUndecodable = true;

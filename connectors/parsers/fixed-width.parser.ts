@@ -31,6 +31,7 @@ import {
   rangeDecoder,
   type RangeDecoder,
 } from './code-pages.js';
+import { limitsOf, tooLarge } from '../../core/pipeline/limits.js';
 import { decodePacked, decodeZoned, formatDecimal, unscaled } from './cobol-fields.js';
 import {
   compileLayout,
@@ -42,9 +43,6 @@ import {
 } from './fixed-width.layout.js';
 
 export { fixedWidthOptionsSchema, type FixedWidthOptions } from './fixed-width.layout.js';
-
-/** A line longer than this (in bytes) means the file is not what the layout says. */
-export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
 
 /** C0/C1 controls except TAB: shown as `\xNN` in `raw`, so binary fields stay storable and readable. */
 function isControl(c: number): boolean {
@@ -353,6 +351,14 @@ async function* parseFixedWidth(
   };
 
   const recordLength = layout.recordLength;
+  const maxLine = limitsOf(ctx).maxLineLength;
+  const recordTooLong = (no: number): Error =>
+    tooLarge(
+      file,
+      'maxLineLength',
+      maxLine,
+      `record ${no} is longer than ${maxLine} bytes (wrong recordLength or line ends?)`,
+    );
   let carry: Buffer | undefined;
   let line = 0;
   let bomChecked = !utf8;
@@ -380,18 +386,14 @@ async function* parseFixedWidth(
       for (let nl = nextBreak(pos); nl !== -1; nl = nextBreak(pos)) {
         line++;
         const end = nl > pos && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+        if (end - pos > maxLine) throw recordTooLong(line);
         if (end > pos) handle(buf, pos, end, line);
         pos = nl + 1;
         if (full()) yield flush();
       }
     }
     if (pos < buf.length) carry = buf.subarray(pos);
-    if (carry !== undefined && carry.length > MAX_RECORD_BYTES) {
-      throw new NightjarError(
-        'INPUT_UNREADABLE',
-        `${file}: record ${line + 1} is longer than ${MAX_RECORD_BYTES} bytes — wrong recordLength or line ends?`,
-      );
-    }
+    if (carry !== undefined && carry.length > maxLine) throw recordTooLong(line + 1);
   }
   if (carry !== undefined && carry.length > 0) {
     let rest = carry;

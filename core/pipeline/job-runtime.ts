@@ -8,6 +8,7 @@ import type { JobDefinition } from '../config/load-job.js';
 import { redactUrl, resolveEnvRef } from '../config/env.js';
 import { NightjarError } from '../errors.js';
 import { loadMapping } from '../mapping/load-mapping.js';
+import { boundParser } from './limits.js';
 
 export interface JobRuntime {
   readonly job: JobDefinition;
@@ -82,7 +83,7 @@ export async function createJobRuntime(job: JobDefinition, sinks: SinkPool): Pro
     job,
     mapping,
     source: sourceDef.create(job.source, { baseDir: job.baseDir }),
-    parser: parserDef.create(job.format.options),
+    parser: boundParser(parserDef.create(job.format.options)),
     sink: await sinks.get(job),
     targetUrl: redactUrl(url),
   };

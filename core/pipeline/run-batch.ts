@@ -116,6 +116,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         ),
         job.format.compression,
         req.input,
+        job.policy.limits,
       );
       const out = new Array<unknown>(mapping.columns.length);
       const unstorable = compileStorableGuard(mapping.columns, sink.valueLimits);
@@ -125,6 +126,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         fileName: req.input,
         chunkSize: CHUNK_SIZE,
         encoding: job.format.encoding,
+        limits: job.policy.limits,
       };
 
       const reject = (r: Reject): void => {

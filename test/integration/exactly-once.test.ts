@@ -5,7 +5,7 @@
  */
 import { copyFile, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import type { JobDefinition } from '../../core/config/load-job.js';
