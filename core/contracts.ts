@@ -51,12 +51,18 @@ export interface ParseIssue {
 }
 
 /**
+ * One field value of a parsed record: text, or `null` for SQL NULL (a CSV null marker or unquoted empty
+ * field, a missing XML/JSON element, a JSON `null`). Mappings treat `null` as a missing value.
+ */
+export type RawValue = string | null;
+
+/**
  * A chunk of parsed records. `records[i]` holds the field values of one record in the order of
  * `ParseContext.fields`; `lines[i]` is the 1-based physical line (or record number for files without
  * newlines) where it starts; `raws[i]` is its raw text as read.
  */
 export interface ParsedChunk {
-  readonly records: string[][];
+  readonly records: RawValue[][];
   readonly lines: number[];
   readonly raws: string[];
   /** Records that could not be parsed (ragged rows, broken quotes, undecodable bytes, …). */
@@ -137,9 +143,10 @@ export interface CompiledMapping {
   /**
    * Maps one source record. Writes one value per column into `out` (reused by the caller between
    * calls) and returns `null`; or returns all errors of the record; or `FILTERED` when a record-level
-   * filter skips it. Never throws for bad data.
+   * filter skips it. Never throws for bad data. A `null` source value is a missing value (see
+   * mappings/README.md, "Source values and NULL").
    */
-  map(record: readonly string[], out: unknown[], meta: BatchMeta): FieldError[] | null | typeof FILTERED;
+  map(record: readonly RawValue[], out: unknown[], meta: BatchMeta): FieldError[] | null | typeof FILTERED;
 }
 
 // ───────────────────────────── Sink ─────────────────────────────

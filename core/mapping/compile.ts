@@ -10,7 +10,7 @@
  *     function map(r, out, meta) {
  *       let e = null; const s0 = r[0], …;
  *       if (filter(r, meta, out) === true) return FILTERED;
- *       let q0 = true; if (isBlank(s0)) { e = err(e, "CUST_NO", "required", …); q0 = false; } else if (…)
+ *       let q0 = true; if (isMissing(s0)) { e = err(e, "CUST_NO", "required", …); q0 = false; } else if (…)
  *       c0: { if (!q0) break c0; let v = s0, w;
  *             v = op0(v, r, meta);
  *             w = op1(v, r, meta); if (w === FAIL) { e = failed(e, "customer_id", "integer", v); break c0; } v = w;
@@ -21,7 +21,13 @@
  *     }
  */
 import type { Ajv, ValidateFunction } from 'ajv';
-import { FILTERED, type BatchMeta, type CompiledMapping, type FieldError } from '../contracts.js';
+import {
+  FILTERED,
+  type BatchMeta,
+  type CompiledMapping,
+  type FieldError,
+  type RawValue,
+} from '../contracts.js';
 import {
   columnSpec,
   isObject,
@@ -43,7 +49,7 @@ import {
   type OperationContext,
   type OperationDefinition,
 } from './operations/index.js';
-import { isBlank } from './operations/nulls.ops.js';
+import { isMissing } from './operations/nulls.ops.js';
 import { quickValidator } from './quick-validate.js';
 import { describeType, FAIL, lastFailure, show, type OperationFn, type ValueType } from './runtime.js';
 
@@ -96,8 +102,8 @@ function invalidValue(e: Errors, field: string, validate: ValidateFunction, valu
 }
 
 function elementwise(fn: OperationFn, handlesNull: boolean): OperationFn {
-  const f = fn as (v: unknown, r: readonly string[], m: BatchMeta) => unknown;
-  const each = (list: readonly unknown[], r: readonly string[], m: BatchMeta): unknown => {
+  const f = fn as (v: unknown, r: readonly RawValue[], m: BatchMeta) => unknown;
+  const each = (list: readonly unknown[], r: readonly RawValue[], m: BatchMeta): unknown => {
     const out = new Array<unknown>(list.length);
     for (let i = 0; i < list.length; i++) {
       const x = list[i];
@@ -314,9 +320,9 @@ class RowCompiler {
       if (needsCheck) {
         const fails = this.validation(prop, remainingKeywords(prop), s, at);
         const v = this.lastValidator;
-        code += `if (${this.k(isBlank)}(${s})) ${blankBranch} else if (${fails}) { e = ${this.k(invalidValue)}(e, ${field}, ${v}, ${s}); ${flag} = false; }\n`;
+        code += `if (${this.k(isMissing)}(${s})) ${blankBranch} else if (${fails}) { e = ${this.k(invalidValue)}(e, ${field}, ${v}, ${s}); ${flag} = false; }\n`;
       } else {
-        code += `if (${this.k(isBlank)}(${s})) ${blankBranch}\n`;
+        code += `if (${this.k(isMissing)}(${s})) ${blankBranch}\n`;
       }
     }
     const cross = Object.keys(schema).filter(
@@ -331,7 +337,7 @@ class RowCompiler {
       const v = this.k(this.validator(rest, base));
       this.doc.source.fields.forEach((_f, i) => this.usedSources.add(i));
       const entries = this.doc.source.fields
-        .map((f, i) => `if (!${this.k(isBlank)}(s${i})) o[${JSON.stringify(f)}] = s${i};`)
+        .map((f, i) => `if (!${this.k(isMissing)}(s${i})) o[${JSON.stringify(f)}] = s${i};`)
         .join(' ');
       code += `{ const o = {}; ${entries} if (!${v}(o)) e = ${this.k(invalidValue)}(e, "", ${v}, o); }\n`;
     }
@@ -531,7 +537,7 @@ class RowCompiler {
       const only = exprs[0];
       code = `${target} = ${only?.expr ?? 'null'};\n`;
       type = { kind: 'text' };
-      mayBeNull = only?.meta ?? false;
+      mayBeNull = true; // a source value may be NULL (see RawValue), metadata may be absent
     } else {
       code = `${target} = [${exprs.map((x) => x.expr).join(', ')}];\n`;
       type = { kind: 'list', element: { kind: 'text' } };
@@ -878,7 +884,7 @@ class RowCompiler {
     const filters = this.doc.filter ?? [];
     if (filters.length > 0) {
       const conds = filters.map((f, i) => this.condition(f.when, `/filter/${i}/when`, false));
-      const any = (r: readonly string[], m: BatchMeta, o: readonly unknown[]): boolean => {
+      const any = (r: readonly RawValue[], m: BatchMeta, o: readonly unknown[]): boolean => {
         for (const c of conds) if (c(r, m, o) === true) return true;
         return false;
       };
