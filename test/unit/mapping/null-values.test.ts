@@ -67,3 +67,26 @@ describe('a NULL source value', () => {
     });
   });
 });
+
+describe('timestamps with a fraction of variable width', () => {
+  it('"S+" reads 1 to 9 fraction digits, "SSS+" at least 3', () => {
+    const ts = (input: string, format: string): unknown =>
+      mapValue(
+        { from: 'A', ops: [{ op: 'timestamp', format, zone: 'UTC' }] },
+        { type: 'string', format: 'date-time' },
+        [input],
+      );
+    expect(ts('2026-11-23 12:30:45.5', 'YYYY-MM-DD HH:mm:ss.S+')).toEqual({
+      value: '2026-11-23T12:30:45.500000Z',
+    });
+    expect(ts('2026-11-23 12:30:45.123456000', 'YYYY-MM-DD HH:mm:ss.S+')).toEqual({
+      value: '2026-11-23T12:30:45.123456Z',
+    });
+    expect(ts('2026-11-23 12:30:45.1234', 'YYYY-MM-DD HH:mm:ss.S+')).toEqual({
+      value: '2026-11-23T12:30:45.123400Z',
+    });
+    expect(ts('2026-11-23 12:30:45.12', 'YYYY-MM-DD HH:mm:ss.SSS+')).toEqual({
+      errors: [expect.objectContaining({ rule: 'timestamp' })],
+    });
+  });
+});
