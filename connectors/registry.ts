@@ -23,6 +23,7 @@ const SOURCES: Readonly<Record<string, Loader<SourceDefinition>>> = Object.freez
 const PARSERS: Readonly<Record<string, Loader<ParserDefinition>>> = Object.freeze({
   csv: () => import('./parsers/csv.parser.js'),
   'fixed-width': () => import('./parsers/fixed-width.parser.js'),
+  hierarchical: () => import('./parsers/hierarchical.parser.js'),
 });
 
 const SINKS: Readonly<Record<string, Loader<SinkDefinition>>> = Object.freeze({
