@@ -207,7 +207,7 @@ async function* parseHierarchical(
         ? decodeZoned(text.padEnd(f.length, ' '), f.digits, f.scale, f.signed)
         : decodeDelimitedNumber(text, f);
       if (v === null || v === '') {
-        values[i] = null;
+        // left undefined: a control that needs this value cannot be verified
         error ??= {
           rule: 'pic',
           field: f.name,
@@ -271,7 +271,8 @@ async function* parseHierarchical(
     const name = groupName(g, line);
     for (const f of g.figures) {
       const c = f.control;
-      const stated = values[trailer.fields.indexOf(c.field)] ?? null;
+      const raw = values[trailer.fields.indexOf(c.field)] ?? null;
+      const stated = raw === null ? null : formatBig(unscaled(raw), c.field.scale);
       if (stated === null) {
         mismatches.push({
           group: name,
