@@ -1,0 +1,190 @@
+/**
+ * Deeper legacy formats through a real BullMQ worker into PostgreSQL: a NACHA-style ACH file (entries
+ * with their batch header's fields and addenda, every control reconciled), a file that balances only at
+ * file level, a BAI2-style file, and CSV NULL semantics (quoted vs unquoted empty) on CR-only line ends.
+ */
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { JobDefinition } from '../../core/config/load-job.js';
+import { REPO, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
+
+let h: Harness;
+let pg: PgSchema;
+let dir: string;
+const env = useBatchEnv('nightjar-formats-deeper-');
+beforeEach(() => ({ h, pg, dir } = env));
+
+async function formatJob(repoJob: string): Promise<JobDefinition> {
+  const file = path.join(REPO, 'jobs/formats', `${repoJob}.json`);
+  const doc = JSON.parse(await readFile(file, 'utf8')) as {
+    source: { pattern: string };
+    format: Record<string, unknown>;
+    mapping: string;
+    target: { table: string };
+  };
+  return writeJob(dir, repoJob, {
+    source: { connector: 'local', dir: path.join(dir, 'in'), pattern: doc.source.pattern },
+    format: doc.format,
+    mapping: path.resolve(path.dirname(file), doc.mapping),
+    target: { connection: '${NJ_TEST_WAREHOUSE_URL}', table: doc.target.table, mode: 'append' },
+    policy: { attempts: 2, backoff: { type: 'fixed', delayMs: 100 }, rejectLimit: { percent: 50 } },
+  });
+}
+
+async function dropIn(fixture: string): Promise<void> {
+  await copyFile(path.join(REPO, 'fixtures/formats', fixture), path.join(dir, 'in', path.basename(fixture)));
+}
+
+async function rows<T = Record<string, unknown>>(sql: string): Promise<T[]> {
+  return (await pg.knex.raw<{ rows: T[] }>(sql)).rows;
+}
+
+describe('hierarchical bank files into PostgreSQL', () => {
+  it('NACHA: entries with batch fields and addenda (jsonb), every control reconciled', async () => {
+    const job = await formatJob('formats-nacha');
+    await dropIn('nacha/ACH_20261123.txt');
+    await h.startWorker([job]);
+    const [o] = await h.run(job);
+    expect(o).toMatchObject({ status: 'published', rowsRead: 7, rowsLoaded: 7, rowsRejected: 0 });
+    const loaded = await rows<Record<string, unknown>>(
+      `SELECT trace_number::text AS trace, company_name, sec_code, effective_date::text AS effective_date,
+              batch_number::int AS batch_number, direction, amount::text AS amount, receiver_name,
+              jsonb_array_length(addenda)::int AS addenda, addenda->0->>'PAYMENT_INFO' AS info
+         FROM ach_entries ORDER BY trace_number`,
+    );
+    expect(loaded).toHaveLength(7);
+    expect(loaded[0]).toEqual({
+      trace: '91000010000001',
+      company_name: 'NIGHTJAR PAYROLL',
+      sec_code: 'PPD',
+      effective_date: '2026-11-24',
+      batch_number: 1,
+      direction: 'credit',
+      amount: '1500.00',
+      receiver_name: 'ADA LOVELACE',
+      addenda: 1,
+      info: 'SALARY NOV 2026',
+    });
+    expect(loaded.map((r) => [r.sec_code, r.direction, r.amount, r.addenda])).toEqual([
+      ['PPD', 'credit', '1500.00', 1],
+      ['PPD', 'credit', '250.75', 0],
+      ['PPD', 'debit', '99.99', 2],
+      ['CCD', 'debit', '1234.56', 1],
+      ['CCD', 'debit', '10.00', 0],
+      ['CCD', 'credit', '5.00', 0],
+      ['IAT', 'credit', '300.00', 1],
+    ]);
+    expect(loaded[6]).toMatchObject({ company_name: 'GLOBAL REMIT', receiver_name: null });
+  });
+
+  it('NACHA: balanced at file level but not per batch → dead, batches named, nothing loaded', async () => {
+    const job = await formatJob('formats-nacha');
+    await dropIn('nacha/ACH_20261124_BATCH_SKEW.txt');
+    await h.startWorker([job]);
+    const [o] = await h.run(job);
+    expect(o).toMatchObject({ status: 'dead' });
+    expect(o!.error).toContain(
+      'batch BATCH_NUMBER=0000001, COMPANY_NAME=NIGHTJAR PAYROLL (lines 2–9): TOTAL_CREDIT',
+    );
+    expect(o!.error).toContain('batch BATCH_NUMBER=0000002');
+    const [ledger] = await rows('SELECT status, error_code FROM nightjar_batches');
+    expect(ledger).toMatchObject({ status: 'dead', error_code: 'TRAILER_MISMATCH' });
+    const [exists] = await rows<{ t: string | null }>(`SELECT to_regclass('ach_entries')::text AS t`);
+    if (exists?.t) expect(await rows('SELECT * FROM ach_entries')).toEqual([]);
+  });
+
+  it('BAI2: transactions with group date and account, continuation text, omitted fields NULL', async () => {
+    const job = await formatJob('formats-bai2');
+    await dropIn('bai2/BAI_20261123.txt');
+    await h.startWorker([job]);
+    const [o] = await h.run(job);
+    expect(o).toMatchObject({ status: 'published', rowsRead: 3, rowsLoaded: 3 });
+    expect(
+      await rows(
+        `SELECT bank, as_of_date::text AS as_of_date, account, currency, type_code, direction, amount::text AS amount,
+                customer_ref, text FROM bank_transactions ORDER BY _source_line`,
+      ),
+    ).toEqual([
+      {
+        bank: 'NIGHTJARBK',
+        as_of_date: '2026-11-22',
+        account: '0001112223',
+        currency: 'USD',
+        type_code: '175',
+        direction: 'credit',
+        amount: '1500.00',
+        customer_ref: 'CUST001',
+        text: 'Deposit from,ACME CORP invoice 4711',
+      },
+      {
+        bank: 'NIGHTJARBK',
+        as_of_date: '2026-11-22',
+        account: '0001112223',
+        currency: 'USD',
+        type_code: '475',
+        direction: 'debit',
+        amount: '250.00',
+        customer_ref: null,
+        text: 'Check 1234',
+      },
+      {
+        bank: 'NIGHTJARBK',
+        as_of_date: '2026-11-22',
+        account: '0004445556',
+        currency: null,
+        type_code: '165',
+        direction: 'credit',
+        amount: '200.00',
+        customer_ref: null,
+        text: 'Wire',
+      },
+    ]);
+  });
+});
+
+describe('CSV NULL semantics into PostgreSQL', () => {
+  it('emptyAsNull on a CR-only file: unquoted empty is NULL, quoted empty is an empty string', async () => {
+    const mapping = path.join(dir, 'people.mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        name: 'people',
+        version: '1',
+        source: { fields: ['ID', 'NAME', 'NOTE'] },
+        target: {
+          schema: {
+            type: 'object',
+            properties: {
+              id: { type: 'integer' },
+              name: { type: 'string' },
+              note: { type: ['string', 'null'] },
+            },
+            required: ['id', 'name'],
+          },
+        },
+        fields: { id: { from: 'ID', ops: ['integer'] }, name: { from: 'NAME' }, note: { from: 'NOTE' } },
+      }),
+    );
+    const job = await writeJob(dir, 'people', {
+      source: { connector: 'local', dir: path.join(dir, 'in'), pattern: '*.csv' },
+      format: { parser: 'csv', emptyAsNull: true },
+      mapping,
+      target: { connection: '${NJ_TEST_WAREHOUSE_URL}', table: 'people', mode: 'append' },
+      policy: { attempts: 1, backoff: { type: 'fixed', delayMs: 100 }, rejectLimit: { percent: 50 } },
+    });
+    await writeFile(path.join(dir, 'in', 'people.csv'), 'ID,NAME,NOTE\r1,Ada,\r2,Bob,""\r3,,x\r');
+    await h.startWorker([job]);
+    const [o] = await h.run(job);
+    expect(o).toMatchObject({ status: 'published', rowsRead: 3, rowsLoaded: 2, rowsRejected: 1 });
+    expect(await rows('SELECT id::int AS id, name, note FROM people ORDER BY id')).toEqual([
+      { id: 1, name: 'Ada', note: null },
+      { id: 2, name: 'Bob', note: '' },
+    ]);
+    const [reject] = await rows<{ line: number; reason: string }>(
+      'SELECT line, reason FROM nightjar_rejects',
+    );
+    expect(reject).toMatchObject({ line: 4 });
+    expect(reject!.reason).toMatch(/name.*required/);
+  });
+});
