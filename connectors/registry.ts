@@ -24,6 +24,7 @@ const PARSERS: Readonly<Record<string, Loader<ParserDefinition>>> = Object.freez
   csv: () => import('./parsers/csv.parser.js'),
   'fixed-width': () => import('./parsers/fixed-width.parser.js'),
   hierarchical: () => import('./parsers/hierarchical.parser.js'),
+  xml: () => import('./parsers/xml.parser.js'),
 });
 
 const SINKS: Readonly<Record<string, Loader<SinkDefinition>>> = Object.freeze({
