@@ -25,6 +25,7 @@ const PARSERS: Readonly<Record<string, Loader<ParserDefinition>>> = Object.freez
   'fixed-width': () => import('./parsers/fixed-width.parser.js'),
   hierarchical: () => import('./parsers/hierarchical.parser.js'),
   xml: () => import('./parsers/xml.parser.js'),
+  json: () => import('./parsers/json.parser.js'),
 });
 
 const SINKS: Readonly<Record<string, Loader<SinkDefinition>>> = Object.freeze({

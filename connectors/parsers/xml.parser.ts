@@ -193,7 +193,7 @@ export function createXmlParser(options: XmlOptions): Parser {
         const qualified = parent === '' ? keyOf(tag) : `${parent}/${keyOf(tag)}`;
         const plain = parent === '' ? keyOfPlain(tag) : `${parent}/${keyOfPlain(tag)}`;
         keys[rel] = byKey.has(qualified) ? qualified : plain;
-        startElement(keys[rel]!, tag, rel);
+        startElement(keys[rel], tag, rel);
       });
       const startElement = (key: string, tag: SaxesTagNS, rel: number): void => {
         const wanted = byKey.get(key);
