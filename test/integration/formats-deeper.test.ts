@@ -188,3 +188,100 @@ describe('CSV NULL semantics into PostgreSQL', () => {
     expect(reject!.reason).toMatch(/name.*required/);
   });
 });
+
+describe('XML and NDJSON into PostgreSQL', () => {
+  async function ordersJob(format: Record<string, unknown>, pattern: string): Promise<JobDefinition> {
+    const mapping = path.join(dir, 'orders.mapping.json');
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        name: 'orders',
+        version: '1',
+        source: { fields: ['ID', 'CUSTOMER', 'AMOUNT'] },
+        target: {
+          schema: {
+            type: 'object',
+            properties: {
+              id: { type: 'integer' },
+              customer: { type: ['string', 'null'] },
+              amount: { type: 'string', format: 'decimal', precision: 20, scale: 2 },
+            },
+            required: ['id', 'amount'],
+          },
+        },
+        fields: {
+          id: { from: 'ID', ops: ['integer'] },
+          customer: { from: 'CUSTOMER' },
+          amount: { from: 'AMOUNT', ops: [{ op: 'decimal', scale: 2 }] },
+        },
+      }),
+    );
+    return writeJob(dir, 'orders', {
+      source: { connector: 'local', dir: path.join(dir, 'in'), pattern },
+      format,
+      mapping,
+      target: { connection: '${NJ_TEST_WAREHOUSE_URL}', table: 'orders', mode: 'append' },
+      policy: { attempts: 1, backoff: { type: 'fixed', delayMs: 100 }, rejectLimit: { percent: 50 } },
+    });
+  }
+
+  it('NDJSON: exact amounts, NULL for missing keys, a broken line is one reject', async () => {
+    const job = await ordersJob(
+      { parser: 'json', layout: 'ndjson', fields: { ID: 'id', CUSTOMER: 'customer.name', AMOUNT: 'amount' } },
+      '*.ndjson',
+    );
+    await writeFile(
+      path.join(dir, 'in', 'orders.ndjson'),
+      '{"id": 1, "customer": {"name": "Ada"}, "amount": 123456789012345678.25}\n{"id": 2, "amount": \n{"id": 3, "amount": "7.5"}\n',
+    );
+    await h.startWorker([job]);
+    const [o] = await h.run(job);
+    expect(o).toMatchObject({ status: 'published', rowsRead: 3, rowsLoaded: 2, rowsRejected: 1 });
+    expect(
+      await rows('SELECT id::int AS id, customer, amount::text AS amount FROM orders ORDER BY id'),
+    ).toEqual([
+      { id: 1, customer: 'Ada', amount: '123456789012345678.25' },
+      { id: 3, customer: null, amount: '7.50' },
+    ]);
+    expect(await rows('SELECT line FROM nightjar_rejects')).toEqual([{ line: 2 }]);
+  });
+
+  it('XML: records by path with attributes, CDATA, missing elements NULL', async () => {
+    const job = await ordersJob(
+      {
+        parser: 'xml',
+        recordPath: '/Orders/Order',
+        fields: { ID: '@id', CUSTOMER: 'Customer/Name', AMOUNT: 'Amount' },
+      },
+      '*.xml',
+    );
+    await writeFile(
+      path.join(dir, 'in', 'a.xml'),
+      '<Orders>\n<Order id="1"><Customer><Name><![CDATA[Ada & Co]]></Name></Customer><Amount>10.5</Amount></Order>\n<Order id="2"><Amount>3</Amount></Order>\n</Orders>\n',
+    );
+    await h.startWorker([job]);
+    const [o] = await h.run(job);
+    expect(o).toMatchObject({ status: 'published', rowsLoaded: 2 });
+    expect(
+      await rows('SELECT id::int AS id, customer, amount::text AS amount FROM orders ORDER BY id'),
+    ).toEqual([
+      { id: 1, customer: 'Ada & Co', amount: '10.50' },
+      { id: 2, customer: null, amount: '3.00' },
+    ]);
+  });
+
+  it('XML: a DOCTYPE with an external entity refuses the file', async () => {
+    const job = await ordersJob(
+      { parser: 'xml', recordPath: '/Orders/Order', fields: { ID: '@id', AMOUNT: 'Amount' } },
+      '*.xml',
+    );
+    await h.startWorker([job]);
+    await writeFile(
+      path.join(dir, 'in', 'b.xml'),
+      '<!DOCTYPE Orders [<!ENTITY x SYSTEM "file:///etc/passwd">]><Orders><Order id="3"><Amount>&x;</Amount></Order></Orders>',
+    );
+    const [bad] = await h.run(job);
+    expect(bad).toMatchObject({ status: 'dead' });
+    expect(bad!.error).toMatch(/external entities are refused/);
+  });
+});
