@@ -103,7 +103,13 @@ export type ColumnType =
   | 'date' // "YYYY-MM-DD"
   | 'timestamp' // ISO-8601 UTC, e.g. "2024-01-31T23:59:59.000Z"
   | 'boolean' // boolean
-  | 'json'; // any JSON value (objects, arrays) — jsonb in PostgreSQL
+  | 'json' // any JSON value (objects, arrays) — jsonb in PostgreSQL
+  | 'time' // "HH:MM:SS" or "HH:MM:SS.ffffff" (time of day, no zone)
+  | 'localTimestamp' // "YYYY-MM-DDTHH:MM:SS[.ffffff]" (wall-clock time, no zone)
+  | 'double' // number — measurements only, never money or identifiers
+  | 'char' // string of at most `length` characters (blank-padded by the store)
+  | 'uuid' // lower-case "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+  | 'bytea'; // Buffer
 
 export interface TargetColumn {
   readonly name: string;
@@ -113,6 +119,8 @@ export interface TargetColumn {
   readonly precision?: number;
   /** decimal only */
   readonly scale?: number;
+  /** char only: the declared length (`maxLength`). */
+  readonly length?: number;
   readonly description?: string;
 }
 

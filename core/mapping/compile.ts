@@ -150,12 +150,23 @@ const ANNOTATIONS = new Set([
   'writeOnly',
   'precision',
   'scale',
+  'contentEncoding',
   '$id',
   '$schema',
   'definitions',
   '$defs',
 ]);
-const GUARANTEED_FORMATS = new Set(['decimal', 'int64', 'date', 'date-time']);
+const GUARANTEED_FORMATS = new Set([
+  'decimal',
+  'int64',
+  'date',
+  'date-time',
+  'time',
+  'local-date-time',
+  'uuid',
+  'char',
+  'double',
+]);
 const RULE_FORMS = ['from', 'const', 'when', 'fields', 'items'] as const;
 
 /** Keys that still need checking at run time once conversion guaranteed the type (and `extra` keys). */
