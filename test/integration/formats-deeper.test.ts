@@ -285,3 +285,80 @@ describe('XML and NDJSON into PostgreSQL', () => {
     expect(bad!.error).toMatch(/external entities are refused/);
   });
 });
+
+describe('column types into PostgreSQL', () => {
+  it('time, timestamp without zone, double, char(n), uuid, bytea: created, loaded, and accepted again', async () => {
+    const mapping = path.join(dir, 'types.mapping.json');
+    const text = { from: 'T' };
+    await writeFile(
+      mapping,
+      JSON.stringify({
+        name: 'types',
+        version: '1',
+        source: { fields: ['ID', 'T', 'L', 'D', 'C', 'U', 'B'] },
+        target: {
+          schema: {
+            type: 'object',
+            properties: {
+              id: { type: 'integer' },
+              t: { type: 'string', format: 'time' },
+              l: { type: 'string', format: 'local-date-time' },
+              d: { type: ['number', 'null'], format: 'double' },
+              c: { type: 'string', format: 'char', maxLength: 3 },
+              u: { type: 'string', format: 'uuid' },
+              b: { type: 'string', contentEncoding: 'base64' },
+            },
+            required: ['id'],
+          },
+        },
+        fields: {
+          id: { from: 'ID', ops: ['integer'] },
+          t: text,
+          l: { from: 'L' },
+          d: { from: 'D' },
+          c: { from: 'C' },
+          u: { from: 'U' },
+          b: { from: 'B' },
+        },
+      }),
+    );
+    const job = await writeJob(dir, 'types', {
+      source: { connector: 'local', dir: path.join(dir, 'in'), pattern: '*.csv' },
+      format: { parser: 'csv', emptyAsNull: true },
+      mapping,
+      target: { connection: '${NJ_TEST_WAREHOUSE_URL}', table: 'typed', mode: 'append' },
+      policy: { attempts: 1, backoff: { type: 'fixed', delayMs: 100 }, rejectLimit: { percent: 50 } },
+    });
+    await writeFile(
+      path.join(dir, 'in', 'a.csv'),
+      'ID,T,L,D,C,U,B\n1,07:05:30.25,2026-11-23 12:30,-1.5e3,AB,{6F9619FF8B86D011B42D00C04FC964FF},AQL/\n2,25:00,2026-11-23T00:00,,XYZ,6f9619ff-8b86-d011-b42d-00c04fc964ff,\n',
+    );
+    await h.startWorker([job]);
+    const [o] = await h.run(job);
+    expect(o).toMatchObject({ status: 'published', rowsLoaded: 1, rowsRejected: 1 });
+    expect(
+      await rows(
+        `SELECT id::int AS id, t::text AS t, l::text AS l, d, c, u::text AS u, encode(b, 'hex') AS b,
+                format_type(atttypid, atttypmod) AS ctype
+           FROM typed, pg_attribute WHERE attrelid = 'typed'::regclass AND attname = 'c'`,
+      ),
+    ).toEqual([
+      {
+        id: 1,
+        t: '07:05:30.25',
+        l: '2026-11-23 12:30:00',
+        d: -1500,
+        c: 'AB ',
+        u: '6f9619ff-8b86-d011-b42d-00c04fc964ff',
+        b: '0102ff',
+        ctype: 'character(3)',
+      },
+    ]);
+    await writeFile(
+      path.join(dir, 'in', 'b.csv'),
+      'ID,T,L,D,C,U,B\n3,00:00,2026-01-01T00:00:00,1,A,6f9619ff-8b86-d011-b42d-00c04fc964fe,AA==\n',
+    );
+    const outcomes = await h.run(job);
+    expect(outcomes.map((x) => x.status).sort()).toEqual(['published', 'published']);
+  });
+});
