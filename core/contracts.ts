@@ -146,12 +146,18 @@ export interface ParseIssue {
 }
 
 /**
+ * One field value of a parsed record: text, or `null` for SQL NULL (a CSV null marker or unquoted empty
+ * field, a missing XML/JSON element, a JSON `null`). Mappings treat `null` as a missing value.
+ */
+export type RawValue = string | null;
+
+/**
  * A chunk of parsed records. `records[i]` holds the field values of one record in the order of
  * `ParseContext.fields`; `lines[i]` is the 1-based physical line (or record number for files without
  * newlines) where it starts; `raws[i]` is its raw text as read.
  */
 export interface ParsedChunk {
-  readonly records: string[][];
+  readonly records: RawValue[][];
   readonly lines: number[];
   readonly raws: string[];
   /** Records that could not be parsed (ragged rows, broken quotes, undecodable bytes, …). */
@@ -209,7 +215,13 @@ export type ColumnType =
   | 'date' // "YYYY-MM-DD"
   | 'timestamp' // ISO-8601 UTC, e.g. "2024-01-31T23:59:59.000Z"
   | 'boolean' // boolean
-  | 'json'; // any JSON value (objects, arrays) — jsonb in PostgreSQL
+  | 'json' // any JSON value (objects, arrays) — jsonb in PostgreSQL
+  | 'time' // "HH:MM:SS" or "HH:MM:SS.ffffff" (time of day, no zone)
+  | 'localTimestamp' // "YYYY-MM-DDTHH:MM:SS[.ffffff]" (wall-clock time, no zone)
+  | 'double' // number — measurements only, never money or identifiers
+  | 'char' // string of at most `length` characters (blank-padded by the store)
+  | 'uuid' // lower-case "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+  | 'bytea'; // Buffer
 
 export interface TargetColumn {
   readonly name: string;
@@ -219,6 +231,8 @@ export interface TargetColumn {
   readonly precision?: number;
   /** decimal only */
   readonly scale?: number;
+  /** char only: the declared length (`maxLength`). */
+  readonly length?: number;
   readonly description?: string;
 }
 
@@ -249,9 +263,10 @@ export interface CompiledMapping {
   /**
    * Maps one source record. Writes one value per column into `out` (reused by the caller between
    * calls) and returns `null`; or returns all errors of the record; or `FILTERED` when a record-level
-   * filter skips it. Never throws for bad data.
+   * filter skips it. Never throws for bad data. A `null` source value is a missing value (see
+   * mappings/README.md, "Source values and NULL").
    */
-  map(record: readonly string[], out: unknown[], meta: BatchMeta): FieldError[] | null | typeof FILTERED;
+  map(record: readonly RawValue[], out: unknown[], meta: BatchMeta): FieldError[] | null | typeof FILTERED;
 }
 
 // ───────────────────────────── Sink ─────────────────────────────

@@ -44,6 +44,9 @@ import {
 
 export { fixedWidthOptionsSchema, type FixedWidthOptions } from './fixed-width.layout.js';
 
+/** UTF-8 bytes of U+FFFD: in valid UTF-8 they are the character itself, not an undecodable byte. */
+const REPLACEMENT_UTF8 = Buffer.from([0xef, 0xbf, 0xbd]);
+
 /** C0/C1 controls except TAB: shown as `\xNN` in `raw`, so binary fields stay storable and readable. */
 function isControl(c: number): boolean {
   return (c < 0x20 && c !== 0x09) || (c >= 0x7f && c <= 0x9f);
@@ -105,7 +108,14 @@ function decodeField(r: RecordView, f: FieldSpec, dec: RangeDecoder): string | I
   }
   const text = fieldText(r, f, dec);
   if (text.includes('\uFFFD')) {
-    return { rule: 'encoding', message: `${f.name}: bytes that are not valid in the file's encoding` };
+    const s = r.start + f.offset;
+    const literal = r.buf.subarray(s, Math.min(s + f.length, r.end)).includes(REPLACEMENT_UTF8);
+    return {
+      rule: 'encoding',
+      message: literal
+        ? `${f.name}: holds U+FFFD (the Unicode replacement character) although its bytes are valid UTF-8: the text was damaged before this file was written`
+        : `${f.name}: bytes that are not valid in the file's encoding`,
+    };
   }
   if (f.kind === 'text') return trimText(text, f.trim);
   const v = decodeZoned(text, f.digits, f.scale, f.signed, f.signLeading);
@@ -328,7 +338,13 @@ async function* parseFixedWidth(
     if (tooLong) {
       error = { rule: 'length', message: `record is ${end - start} bytes; the layout has ${rec.length}` };
     } else if (error === undefined && !rec.binary && text.includes('\uFFFD')) {
-      error = { rule: 'encoding', message: `bytes that are not valid ${ctx.encoding} (decoded as U+FFFD)` };
+      const literal = utf8 && buf.subarray(start, end).includes(REPLACEMENT_UTF8);
+      error = {
+        rule: 'encoding',
+        message: literal
+          ? `holds U+FFFD (the Unicode replacement character) although its bytes are valid ${ctx.encoding}: the text was damaged before this file was written`
+          : `bytes that are not valid ${ctx.encoding} (decoded as U+FFFD)`,
+      };
     }
     if (error !== undefined) {
       issues.push({ line, raw: printable(text), ...error });

@@ -11,7 +11,7 @@
  * A file over `maxBytes`, `maxRecords` or `maxLineLength` fails as the permanent `INPUT_TOO_LARGE`,
  * naming the file, the limit and where to raise it; an over-long field rejects its record only.
  */
-import type { InputLimits, ParseContext, ParsedChunk, ParseIssue, Parser } from '../contracts.js';
+import type { InputLimits, ParseContext, ParsedChunk, ParseIssue, Parser, RawValue } from '../contracts.js';
 import { capText, NightjarError } from '../errors.js';
 
 export const DEFAULT_LIMITS: InputLimits = Object.freeze({
@@ -83,11 +83,15 @@ export function boundChunk(chunk: ParsedChunk, fields: readonly string[], maxFie
   const issues: ParseIssue[] = chunk.issues.map((i) =>
     i.raw.length > MAX_RAW_CHARS ? { ...i, raw: capText(i.raw, MAX_RAW_CHARS) } : i,
   );
-  const out: { records: string[][]; lines: number[]; raws: string[] } = { records: [], lines: [], raws: [] };
+  const out: { records: RawValue[][]; lines: number[]; raws: string[] } = {
+    records: [],
+    lines: [],
+    raws: [],
+  };
   for (let i = 0; i < records.length; i++) {
     const rec = records[i]!;
     const raw = capText(raws[i]!, MAX_RAW_CHARS);
-    const j = rec.findIndex((v) => v.length > maxField);
+    const j = rec.findIndex((v) => v !== null && v.length > maxField);
     if (j === -1) {
       out.records.push(rec);
       out.lines.push(chunk.lines[i]!);
