@@ -76,7 +76,7 @@ export function boundChunk(chunk: ParsedChunk, fields: readonly string[], maxFie
   for (let i = 0; clean && i < records.length; i++) {
     if (raws[i]!.length > MAX_RAW_CHARS) clean = false;
     const rec = records[i]!;
-    for (let j = 0; clean && j < rec.length; j++) if (rec[j]!.length > maxField) clean = false;
+    for (let j = 0; clean && j < rec.length; j++) if ((rec[j]?.length ?? 0) > maxField) clean = false;
   }
   if (clean) return chunk;
 

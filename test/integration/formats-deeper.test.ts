@@ -182,7 +182,7 @@ describe('CSV NULL semantics into PostgreSQL', () => {
       { id: 2, name: 'Bob', note: '' },
     ]);
     const [reject] = await rows<{ line: number; reason: string }>(
-      'SELECT line, reason FROM nightjar_rejects',
+      'SELECT line::int AS line, reason FROM nightjar_rejects',
     );
     expect(reject).toMatchObject({ line: 4 });
     expect(reject!.reason).toMatch(/name.*required/);
@@ -243,7 +243,7 @@ describe('XML and NDJSON into PostgreSQL', () => {
       { id: 1, customer: 'Ada', amount: '123456789012345678.25' },
       { id: 3, customer: null, amount: '7.50' },
     ]);
-    expect(await rows('SELECT line FROM nightjar_rejects')).toEqual([{ line: 2 }]);
+    expect(await rows('SELECT line::int AS line FROM nightjar_rejects')).toEqual([{ line: 2 }]);
   });
 
   it('XML: records by path with attributes, CDATA, missing elements NULL', async () => {
