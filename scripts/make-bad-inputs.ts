@@ -271,8 +271,7 @@ export async function buildBadInputs(): Promise<{ input: string; bytes?: Buffer;
       input: 'nul-in-field.csv',
       profile: 'csv',
       about: 'a NUL byte in one name: that record is rejected, the others load',
-      expect: published(3, [[3, 'encoding']]),
-      awaits: 'issue 7 "per-record store errors" (NUL → reject before the store)',
+      expect: published(3, [[3, 'storable.nul']]),
     },
     csv([HEADER, row(1), '2,Nu\0ll,Berlin,1.00,20200101', ...good(3, 2)]),
   );
@@ -659,8 +658,7 @@ export async function buildBadInputs(): Promise<{ input: string; bytes?: Buffer;
       input: 'GL_nul_in_memo.txt',
       profile: 'gl',
       about: 'a NUL byte in one memo: that posting is rejected, the rest publish',
-      expect: published(3, [[3, 'encoding']]),
-      awaits: 'issue 7 "per-record store errors" (NUL → reject before the store)',
+      expect: published(3, [[3, 'storable.nul']]),
     },
     fw([
       gl.header,
