@@ -14,7 +14,6 @@ import { Redis } from 'ioredis';
 import type { Queue } from 'bullmq';
 import { generateLegacyCsv } from '../../bench/generate.js';
 import { loadJob, type JobDefinition } from '../../core/config/load-job.js';
-import type { BatchCounts } from '../../core/contracts.js';
 import { batchIdFor, createBatchQueue, enqueueBatch, type BatchJobData } from '../../workers/queue.js';
 import { inputsFor } from '../../cli/commands/run.js';
 import { assertExactlyOnce, type ExactlyOnceReport } from './assert.js';
@@ -80,7 +79,10 @@ export interface World {
   /** Ledger status of the batch, or undefined (no row, or the store is unreachable). */
   status(): Promise<string | undefined>;
   waitForStatus(statuses: readonly string[], timeoutMs?: number): Promise<string>;
-  /** The batch's BullMQ progress (rows read), 0 before the first report. */
+  /**
+   * Rows the workers' open COPY has taken so far (`pg_stat_progress_copy` of this world's sessions),
+   * 0 when no COPY runs. Finer than BullMQ progress, which is reported every 500 ms.
+   */
   progress(): Promise<number>;
   waitForProgress(fraction: number, timeoutMs?: number): Promise<number>;
   /** Stops all workers (SIGCONT + SIGTERM, SIGKILL after `hardMs`), asserts, cleans up. */
@@ -154,6 +156,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
     connUrl: workerUrl,
   };
   const workers: NightjarProcess[] = [];
+  const appPrefix = `chaos-${uid()}-`;
 
   const world: World = {
     env,
@@ -168,7 +171,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
     queue,
     workers,
     async worker(name, wopts = {}) {
-      const w = startWorker(name, env, { appName: `chaos-${name}`, ...wopts });
+      const w = startWorker(name, env, { appName: `${appPrefix}${name}`, ...wopts });
       workers.push(w);
       await w.waitForLog(/nightjar worker ready/, 60_000);
       return w;
@@ -204,9 +207,12 @@ export async function createWorld(o: WorldOptions): Promise<World> {
     },
     async progress() {
       try {
-        const j = await queue.getJob(batchId);
-        const p = j?.progress as Partial<BatchCounts> | number | undefined;
-        return typeof p === 'object' && p ? (p.rowsRead ?? 0) : 0;
+        const r = await knex.raw<{ rows: { n: string | null }[] }>(
+          `SELECT max(p.tuples_processed) AS n FROM pg_stat_progress_copy p
+             JOIN pg_stat_activity a ON a.pid = p.pid WHERE a.application_name LIKE ?`,
+          [`${appPrefix}%`],
+        );
+        return Number(r.rows[0]?.n ?? 0);
       } catch {
         return 0;
       }
@@ -217,8 +223,10 @@ export async function createWorld(o: WorldOptions): Promise<World> {
       for (;;) {
         const p = await world.progress();
         if (p >= want) return p;
+        const s = p === 0 ? await world.status() : undefined;
+        if (s === 'published' || s === 'dead') throw new Error(`batch ${batchId} ${s} before ${want} rows were read`);
         if (Date.now() > until) throw new Error(`batch ${batchId}: progress ${p} < ${want} after ${timeoutMs} ms`);
-        await sleep(25);
+        await sleep(10);
       }
     },
     async finish({ hardMs = 120_000 } = {}) {
