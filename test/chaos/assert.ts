@@ -77,7 +77,9 @@ export async function assertExactlyOnce(knex: Knex, exp: ExactlyOnceExpectation)
   const duplicated = rows - distinctLines;
   if (rows !== pairs) problems.push(`${rows - pairs} rows repeat a (_batch_id, _source_line) pair`);
   if (pairs !== distinctLines) {
-    problems.push(`source lines loaded under ${perBatch.size} batch ids (${pairs - distinctLines} extra rows)`);
+    problems.push(
+      `source lines loaded under ${perBatch.size} batch ids (${pairs - distinctLines} extra rows)`,
+    );
   }
   if (lost > 0) problems.push(`${lost} of ${expected} rows lost`);
   if (duplicated > 0) problems.push(`${duplicated} rows duplicated (${rows} rows for ${expected} lines)`);
@@ -85,7 +87,7 @@ export async function assertExactlyOnce(knex: Knex, exp: ExactlyOnceExpectation)
   const hasLedger = await knex.schema.hasTable('nightjar_batches');
   const ledger: LedgerRow[] = hasLedger
     ? (
-        (await knex('nightjar_batches').select(
+        await knex<Record<string, unknown>>('nightjar_batches').select(
           'batch_id',
           'status',
           'rows_read',
@@ -94,7 +96,7 @@ export async function assertExactlyOnce(knex: Knex, exp: ExactlyOnceExpectation)
           'rows_filtered',
           'attempts',
           'error',
-        )) as Record<string, unknown>[]
+        )
       ).map((r) => ({
         batch_id: String(r.batch_id),
         status: String(r.status),
@@ -128,7 +130,8 @@ export async function assertExactlyOnce(knex: Knex, exp: ExactlyOnceExpectation)
         `ledger ${id}: rows_read ${p.rows_read} ≠ loaded ${p.rows_loaded} + rejected ${p.rows_rejected} + filtered ${p.rows_filtered}`,
       );
     }
-    if (p.rows_read !== exp.fileRows) problems.push(`ledger ${id}: rows_read ${p.rows_read}, file has ${exp.fileRows}`);
+    if (p.rows_read !== exp.fileRows)
+      problems.push(`ledger ${id}: rows_read ${p.rows_read}, file has ${exp.fileRows}`);
     if (p.rows_rejected !== exp.rejects) {
       problems.push(`ledger ${id}: rows_rejected ${p.rows_rejected}, expected ${exp.rejects}`);
     }
@@ -138,7 +141,9 @@ export async function assertExactlyOnce(knex: Knex, exp: ExactlyOnceExpectation)
     }
     const rj = rejectCounts.get(id) ?? { n: 0, lines: 0 };
     if (rj.n !== p.rows_rejected || rj.lines !== rj.n) {
-      problems.push(`ledger ${id}: ${rj.n} reject rows (${rj.lines} lines) for rows_rejected ${p.rows_rejected}`);
+      problems.push(
+        `ledger ${id}: ${rj.n} reject rows (${rj.lines} lines) for rows_rejected ${p.rows_rejected}`,
+      );
     }
   }
   for (const [id, count] of perBatch) {

@@ -27,20 +27,25 @@ export interface NightjarProcess {
   stop(hardMs?: number): Promise<boolean>;
 }
 
+/** Every nightjar process this suite started and that is still running (for cleanup on Ctrl-C). */
+export const liveProcesses = new Set<ChildProcess>();
+
 export function nightjarProcess(name: string, args: string[], env: Record<string, string>): NightjarProcess {
   const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
     cwd: REPO,
     env: { ...process.env, NIGHTJAR_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  liveProcesses.add(child);
+  child.once('exit', () => liveProcesses.delete(child));
   let stderr = '';
   let stdout = '';
   const listeners = new Set<() => void>();
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     stderr += d.toString();
     for (const l of listeners) l();
   });
-  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code, sig) => {
       for (const l of listeners) l();

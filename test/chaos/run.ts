@@ -9,7 +9,7 @@
  */
 import { parseArgs } from 'node:util';
 import { SCENARIOS, SharedServers, runScenario, type ScenarioResult } from './scenarios.js';
-import { tail } from './processes.js';
+import { liveProcesses, tail } from './processes.js';
 
 const { values } = parseArgs({
   options: {
@@ -26,13 +26,21 @@ const rows = values.rows ? Number(values.rows) : values.quick ? 20_000 : 200_000
 const only = values.only?.split(',').map((s) => s.trim());
 const unknown = only?.filter((n) => !SCENARIOS.some((s) => s.name === n)) ?? [];
 if (unknown.length > 0) {
-  process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+  process.stderr.write(
+    `unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`,
+  );
   process.exit(2);
 }
 const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
 
 async function main(): Promise<number> {
   const shared = new SharedServers();
+  const interrupt = (): void => {
+    for (const c of liveProcesses) c.kill('SIGKILL');
+    void shared.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   const results: ScenarioResult[] = [];
   try {
     for (const s of SCENARIOS) {

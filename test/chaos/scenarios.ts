@@ -69,7 +69,10 @@ async function inWorld(
   }
   const out = await w.finish(finish);
   if (error === undefined) return { ...out, fault };
-  const problems = [`scenario step failed: ${error instanceof Error ? error.message : String(error)}`, ...out.problems];
+  const problems = [
+    `scenario step failed: ${error instanceof Error ? error.message : String(error)}`,
+    ...out.problems,
+  ];
   return { ...out, fault: fault || 'aborted', problems, ok: false };
 }
 
@@ -137,9 +140,10 @@ export const pausedWorker: Scenario = {
       await sleep(500);
       a.signal('SIGCONT');
       // A resumes inside its batch; finish() lets it end (SIGTERM waits for the running batch).
-      await Promise.race([a.waitForLog(/batch published|batch failed|ownership|lost|fenc/i, 120_000), a.exited]).catch(
-        () => {},
-      );
+      await Promise.race([
+        a.waitForLog(/batch published|batch failed|ownership|lost|fenc/i, 120_000),
+        a.exited,
+      ]).catch(() => {});
       void b;
       return `A frozen at ${pct(read, w.fileRows)} read for >${w.env.lockMs} ms lock; ${took}; A resumed`;
     });
@@ -342,7 +346,9 @@ export async function runScenario(
       };
     }
     results.push(r);
-    log(`${s.name} #${run + 1}: ${r.ok ? 'ok' : 'FAILED'} — ${r.fault}${r.ok ? '' : `\n    ${r.problems.join('\n    ')}`}`);
+    log(
+      `${s.name} #${run + 1}: ${r.ok ? 'ok' : 'FAILED'} — ${r.fault}${r.ok ? '' : `\n    ${r.problems.join('\n    ')}`}`,
+    );
   }
   return {
     name: s.name,

@@ -124,7 +124,8 @@ function pgRun(bin: string, args: string[]): void {
   const r = asRoot
     ? spawnSync('runuser', ['-u', 'postgres', '--', exe, ...args], { encoding: 'utf8' })
     : spawnSync(exe, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
+  if (r.status !== 0)
+    throw new Error(`${bin} ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
 }
 
 /**
@@ -159,7 +160,18 @@ export async function startPostgres(): Promise<PrivateServer> {
       // After a kill -9, orphaned backends may hold the old shared memory for a moment: retry.
       for (let i = 0; ; i++) {
         try {
-          pgRun('pg_ctl', ['-D', data, '-o', opts, '-l', path.join(dir, 'pg.log'), '-w', '-t', '60', 'start']);
+          pgRun('pg_ctl', [
+            '-D',
+            data,
+            '-o',
+            opts,
+            '-l',
+            path.join(dir, 'pg.log'),
+            '-w',
+            '-t',
+            '60',
+            'start',
+          ]);
           break;
         } catch (err) {
           if (i >= 20) throw err;
@@ -168,9 +180,9 @@ export async function startPostgres(): Promise<PrivateServer> {
       }
       await waitForPort(port);
     },
-    async stop() {
-      if (postmasterPid() === undefined) return;
-      pgRun('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+    stop() {
+      if (postmasterPid() !== undefined) pgRun('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']);
+      return Promise.resolve();
     },
     async kill() {
       const pid = postmasterPid();

@@ -26,7 +26,10 @@ export const SHARED_PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127
 export const SHARED_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** Lines appended to every generated file that the bench mapping rejects (bad account numbers). */
-const BAD_LINES = ['BADACCT001,"Bad, Row",0000001000,20240101,001,EUR,bad', 'X,"Bad, Row",1,20240101,001,EUR,bad'];
+const BAD_LINES = [
+  'BADACCT001,"Bad, Row",0000001000,20240101,001,EUR,bad',
+  'X,"Bad, Row",1,20240101,001,EUR,bad',
+];
 export const TABLE = 'chaos_rows';
 export const JOB = 'chaos';
 export const CONN_VAR = 'NJ_CHAOS_WAREHOUSE_URL';
@@ -179,17 +182,24 @@ export async function createWorld(o: WorldOptions): Promise<World> {
     async enqueue(p) {
       const q = p ? createBatchQueue(redis, p) : queue;
       try {
-        await enqueueBatch(q, job, { batchId, input: ref.name, force: false, rerun: false, requestedBy: 'cli' });
+        await enqueueBatch(q, job, {
+          batchId,
+          input: ref.name,
+          force: false,
+          rerun: false,
+          requestedBy: 'cli',
+        });
       } finally {
         if (p) await q.close();
       }
     },
     async status() {
       try {
-        const r = (await knex('nightjar_batches').where({ batch_id: batchId }).first('status')) as
-          | { status: string }
-          | undefined;
-        return r?.status;
+        const r = await knex.raw<{ rows: { status: string }[] }>(
+          'SELECT status FROM nightjar_batches WHERE batch_id = ?',
+          [batchId],
+        );
+        return r.rows[0]?.status;
       } catch {
         return undefined;
       }
@@ -224,13 +234,21 @@ export async function createWorld(o: WorldOptions): Promise<World> {
         const p = await world.progress();
         if (p >= want) return p;
         const s = p === 0 ? await world.status() : undefined;
-        if (s === 'published' || s === 'dead') throw new Error(`batch ${batchId} ${s} before ${want} rows were read`);
-        if (Date.now() > until) throw new Error(`batch ${batchId}: progress ${p} < ${want} after ${timeoutMs} ms`);
+        if (s === 'published' || s === 'dead')
+          throw new Error(`batch ${batchId} ${s} before ${want} rows were read`);
+        if (Date.now() > until)
+          throw new Error(`batch ${batchId}: progress ${p} < ${want} after ${timeoutMs} ms`);
         await sleep(10);
       }
     },
     async finish({ hardMs = 120_000 } = {}) {
       const hung: string[] = [];
+      const queueProblems: string[] = [];
+      // Let the queue settle before stopping anyone: a published batch's BullMQ job must end too.
+      const state = await settledState(queue, batchId, 30_000);
+      if (state !== 'completed' && state !== 'missing') {
+        queueProblems.push(`BullMQ job still ${state} 30 s after the batch ended (the queue never settled)`);
+      }
       await Promise.all(
         workers.map(async (w) => {
           if (!(await w.stop(hardMs))) hung.push(w.name);
@@ -239,7 +257,11 @@ export async function createWorld(o: WorldOptions): Promise<World> {
       const logs = workers.map((w) => `── ${w.name} (pid ${w.pid}) ──\n${w.stderr}`).join('\n');
       let report: ExactlyOnceReport;
       try {
-        report = await assertExactlyOnce(knex, { table: TABLE, fileRows: input.fileRows, rejects: input.rejects });
+        report = await assertExactlyOnce(knex, {
+          table: TABLE,
+          fileRows: input.fileRows,
+          rejects: input.rejects,
+        });
       } finally {
         await queue.obliterate({ force: true }).catch(() => {});
         await queue.close().catch(() => {});
@@ -250,9 +272,29 @@ export async function createWorld(o: WorldOptions): Promise<World> {
         }
         await knex.destroy();
       }
-      const problems = [...report.problems, ...hung.map((h) => `worker ${h} did not stop within ${hardMs} ms`)];
+      const problems = [
+        ...report.problems,
+        ...queueProblems,
+        ...hung.map((h) => `worker ${h} did not stop within ${hardMs} ms of SIGTERM (killed)`),
+      ];
       return { ...report, problems, ok: problems.length === 0, hung, logs };
     },
   };
   return world;
+}
+
+async function settledState(queue: Queue<BatchJobData>, batchId: string, timeoutMs: number): Promise<string> {
+  const until = Date.now() + timeoutMs;
+  let state = 'unknown';
+  for (;;) {
+    try {
+      const j = await queue.getJob(batchId);
+      state = j ? await j.getState() : 'missing';
+    } catch {
+      state = 'unreachable';
+    }
+    if (state === 'completed' || state === 'failed' || state === 'missing' || Date.now() > until)
+      return state;
+    await sleep(100);
+  }
 }
