@@ -3,11 +3,18 @@
  * its module lazily, so a worker that never talks to Oracle never loads `oracledb`.
  */
 import { NightjarError } from '../core/errors.js';
-import type { ParserDefinition, SinkDefinition, SourceDefinition } from '../core/contracts.js';
+import type {
+  ParserDefinition,
+  RecordSourceDefinition,
+  SinkDefinition,
+  SourceDefinition,
+} from '../core/contracts.js';
 
 export type {
   OptionsSchema,
   ParserDefinition,
+  RecordSourceContext,
+  RecordSourceDefinition,
   SinkContext,
   SinkDefinition,
   SourceContext,
@@ -18,6 +25,14 @@ type Loader<T> = () => Promise<{ definition: T }>;
 
 const SOURCES: Readonly<Record<string, Loader<SourceDefinition>>> = Object.freeze({
   local: () => import('./sources/local.source.js'),
+});
+
+/** Sources of typed rows (database extracts); a job's `source.connector` names one of these or a file source. */
+const RECORD_SOURCES: Readonly<Record<string, Loader<RecordSourceDefinition>>> = Object.freeze({
+  postgres: () => import('./sources/sql/postgres.extract.js'),
+  mysql: () => import('./sources/sql/mysql.extract.js'),
+  oracle: () => import('./sources/sql/oracle.extract.js'),
+  mssql: () => import('./sources/sql/mssql.extract.js'),
 });
 
 const PARSERS: Readonly<Record<string, Loader<ParserDefinition>>> = Object.freeze({
@@ -53,10 +68,17 @@ async function resolve<T>(
 }
 
 export const sourceNames = (): string[] => Object.keys(SOURCES);
+export const recordSourceNames = (): string[] => Object.keys(RECORD_SOURCES);
+/** Whether a connector name is a record source (database extract) rather than a file source. */
+export const isRecordSource = (kind: string): boolean => Object.hasOwn(RECORD_SOURCES, kind);
 export const parserNames = (): string[] => Object.keys(PARSERS);
 
 export function getSource(kind: string): Promise<SourceDefinition> {
   return resolve(SOURCES, 'source connector', kind);
+}
+
+export function getRecordSource(kind: string): Promise<RecordSourceDefinition> {
+  return resolve(RECORD_SOURCES, 'record source connector', kind);
 }
 
 export function getParser(kind: string): Promise<ParserDefinition> {

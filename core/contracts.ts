@@ -22,20 +22,109 @@ export interface InputIdentity {
   /** Human-readable location for logs and lineage (no credentials), e.g. `file:///in/x.csv`. */
   readonly uri: string;
   readonly size: number;
-  /** Lower-case hex SHA-256 of the raw bytes (before decompression). */
+  /** Lower-case hex SHA-256 of the raw bytes (before decompression), computed while they streamed. */
   readonly sha256: string;
 }
 
+/** One input opened for reading. The pipeline hashes `stream` as it parses it: a source reads once. */
+export interface OpenedInput {
+  /** The raw bytes (before decompression). */
+  readonly stream: Readable;
+  /** For logs and lineage, never credentials, e.g. `file:///in/x.csv`, `sftp://host:22/out/x.csv`. */
+  readonly uri: string;
+  readonly size: number;
+  readonly modifiedAt: Date;
+}
+
+/** A source of files (a local drop folder, an SFTP folder, …): bytes that a parser turns into records. */
 export interface Source {
   readonly kind: string;
   /** Inputs that are complete and ready to be processed, sorted by name. */
   list(): Promise<InputRef[]>;
-  /** Size and checksum of one input (reads it once). */
-  identify(name: string): Promise<InputIdentity>;
-  /** The raw bytes of one input as a stream. */
-  open(name: string): Promise<Readable>;
+  /** Opens one input for reading. The name is re-validated (a plain name within the source). */
+  open(name: string, signal?: AbortSignal): Promise<OpenedInput>;
   /** Called once a batch ended for this input: archive on success, move aside on permanent failure. */
   settle?(name: string, outcome: 'published' | 'failed' | 'skipped'): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Another name for `Source`, for the file side of the file/record split. */
+export type FileSource = Source;
+
+// ───────────────────────────── Record source ─────────────────────────────
+
+/**
+ * A position in a source table: the value of the watermark column, optionally followed by the values of
+ * the key columns, each as the exact text the source rendered (`'2026-03-01 08:15:00.250000'`, `'42'`).
+ * A cursor shorter than (watermark, keys) is a prefix: "everything whose watermark is ≤ this value".
+ * JSON-serialisable; stored in the ledger (`nightjar_cursors`) and carried in queue job data.
+ */
+export interface ExtractCursor {
+  readonly values: readonly string[];
+}
+
+/**
+ * One slice of a source table that becomes one batch. Planned once (it reads the source clock) and then
+ * carried unchanged through retries, so every attempt reads the same rows.
+ */
+export interface ExtractWindow {
+  /** Deterministic identity of the window (job + base + from + to + full): the batch id derives from it. */
+  readonly id: string;
+  /** The committed cursor this window was planned from (`null`: never extracted or a full refresh). */
+  readonly base: ExtractCursor | null;
+  /** Exclusive lower bound, after stepping back by the overlap; `null` reads from the start. */
+  readonly from: ExtractCursor | null;
+  /**
+   * Inclusive upper bound on the watermark: the source database's `now() - lag` (or its `MAX(watermark)`
+   * for numeric watermarks). `null` only for sources without a watermark (every run is a full read).
+   * This is also the cursor to commit once the window is published: every row with a watermark ≤ `to`
+   * has been read (rows committed later with an older watermark are caught by the next overlap).
+   */
+  readonly to: ExtractCursor | null;
+  /** A full refresh: `from` is `null` regardless of the committed cursor. */
+  readonly full: boolean;
+}
+
+/** A chunk of source rows. Hot-path rule as for `ParsedChunk`: arrays, never one object per row. */
+export interface RecordChunk {
+  /** Values in `RecordReadContext.fields` order, as exact text; SQL NULL is `null`. */
+  readonly records: (string | null)[][];
+  /** 1-based row number within the window (lineage `_source_line`). */
+  readonly rowNumbers: number[];
+  /**
+   * Present when the source declares a soft-delete column: `true` where the row is marked deleted (the
+   * sink should delete the target row by key instead of upserting it).
+   */
+  readonly deleted?: boolean[];
+}
+
+export interface RecordReadContext {
+  /** Source field (column) names the mapping expects, in the order records must be delivered. */
+  readonly fields: readonly string[];
+  /** Records per chunk the pipeline would like (a hint). */
+  readonly chunkSize: number;
+  /** Aborts the read: the driver query is cancelled and the iterator throws `INTERRUPTED`. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * A source of typed rows (a database table or query) instead of bytes. Progress is a cursor that is
+ * committed in the publish transaction of the batch that read the window (`CursorStore.saveInTrx`), so a
+ * crash between extract and publish leaves the cursor where it was.
+ */
+export interface RecordSource {
+  readonly kind: string;
+  /**
+   * The next window after the committed cursor (`null`: never extracted). Reads the source database's
+   * clock; call once per batch and keep the window with the batch (retries reuse it).
+   */
+  plan(committed: ExtractCursor | null, opts: { readonly full: boolean }): Promise<ExtractWindow>;
+  /**
+   * Streams the window's rows in chunks, keyset-paged in (watermark, key) order, with backpressure:
+   * memory stays flat however large the table. Re-reading a window returns the same rows unless the
+   * source changed them.
+   */
+  read(window: ExtractWindow, ctx: RecordReadContext): AsyncIterable<RecordChunk>;
   close(): Promise<void>;
 }
 
@@ -154,6 +243,8 @@ export interface Reject {
 
 export interface BatchTarget {
   readonly batchId: string;
+  /** The job the batch belongs to (content dedupe and superseded deliveries are per job). */
+  readonly job: string;
   readonly table: string;
   readonly mode: LoadMode;
   readonly columns: readonly TargetColumn[];
@@ -167,21 +258,38 @@ export interface BatchCounts {
   readonly rowsFiltered: number;
 }
 
+/** What `publish()` needs besides the rows: who may publish, and what this input is. */
+export interface PublishRequest {
+  readonly counts: BatchCounts;
+  /** The fencing token `Ledger.claim()` handed to this attempt; publish fails unless it still holds. */
+  readonly fence: number;
+  readonly input: InputIdentity;
+  readonly businessDate: string;
+  /** Skip (throw `DUPLICATE_CONTENT`) when a published batch of the job already loaded this checksum. */
+  readonly dedupe: boolean;
+  /** Earlier published deliveries of the same input name and business date are replaced by this one. */
+  readonly supersede: boolean;
+}
+
 /**
  * One batch's open load. Rows and rejects become visible together, with the ledger row, in `publish()`;
  * `abort()` leaves the store as if the batch never ran. Re-running a batch id replaces its own rows.
  */
 export interface SinkBatch {
-  /** Synchronously buffers one mapped row (values in column order) with its source line. */
-  add(values: readonly unknown[], line: number): void;
+  /** Synchronously buffers one mapped row (values in column order) with its source line and raw text. */
+  add(values: readonly unknown[], line: number, raw: string): void;
   /** Buffers one reject. */
   reject(reject: Reject): void;
   /** Rows buffered since the last flush. */
   readonly pending: number;
   /** Hands buffered rows to the store; resolves when it accepted them (backpressure). */
   flush(): Promise<void>;
-  /** Commits rows, rejects and the ledger update atomically. */
-  publish(counts: BatchCounts): Promise<void>;
+  /**
+   * Commits rows, rejects and the ledger row atomically, in one transaction that first checks that the
+   * attempt still owns the batch (`OWNERSHIP_LOST` otherwise, and nothing is committed). Rows the store
+   * refuses one by one (e.g. a key already taken) become rejects; the counts returned are the final ones.
+   */
+  publish(request: PublishRequest): Promise<BatchCounts>;
   /** Rolls everything back. Safe to call after a failed flush or publish. */
   abort(): Promise<void>;
 }
@@ -192,14 +300,18 @@ export interface Sink {
   prepare(target: BatchTarget): Promise<void>;
   begin(target: BatchTarget): Promise<SinkBatch>;
   readonly ledger: Ledger;
-  /** Runs a read-only query for `nightjar query` (analysts' convenience). */
+  /** Runs a query for `nightjar query` (analysts' convenience) in a read-only transaction. */
   query(sql: string): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
 // ───────────────────────────── Ledger ─────────────────────────────
 
-export type BatchStatus = 'running' | 'retrying' | 'published' | 'skipped' | 'dead';
+/**
+ * `superseded`: published once, then replaced by a corrected delivery of the same input name and
+ * business date (its rows were removed in the corrected batch's publish transaction).
+ */
+export type BatchStatus = 'running' | 'retrying' | 'published' | 'skipped' | 'dead' | 'superseded';
 
 export interface BatchRecord {
   readonly batchId: string;
@@ -209,6 +321,7 @@ export interface BatchRecord {
   readonly sourceUri: string | null;
   readonly fileSize: number | null;
   readonly fileSha256: string | null;
+  readonly businessDate: string | null;
   readonly mappingName: string | null;
   readonly mappingVersion: string | null;
   readonly targetTable: string | null;
@@ -216,48 +329,58 @@ export interface BatchRecord {
   readonly rowsLoaded: number;
   readonly rowsRejected: number;
   readonly rowsFiltered: number;
+  /** Attempts started; also the fencing token of the latest one. */
   readonly attempts: number;
   readonly errorCode: string | null;
   readonly error: string | null;
   readonly forced: boolean;
+  readonly supersededBy: string | null;
   readonly createdAt: Date;
   readonly startedAt: Date | null;
   readonly finishedAt: Date | null;
 }
 
+/** The outcome of `Ledger.claim()`. */
+export type Claim =
+  | { readonly kind: 'claimed'; readonly fence: number }
+  /** Published (or superseded) already and no re-run was asked for. */
+  | { readonly kind: 'done'; readonly record: BatchRecord };
+
 /** Audit trail kept in the target store (`nightjar_batches`, `nightjar_rejects`). */
 export interface Ledger {
   ensure(): Promise<void>;
   get(batchId: string): Promise<BatchRecord | undefined>;
-  /** A published batch of `job` that loaded a file with this checksum, other than `exceptBatchId`. */
-  findPublishedByChecksum(
-    job: string,
-    sha256: string,
-    exceptBatchId: string,
-  ): Promise<BatchRecord | undefined>;
-  /** Marks an attempt as started (creates the row on first attempt). */
-  start(entry: {
+  /**
+   * Starts an attempt: creates the row or moves it to `running`, counts the attempt and returns its
+   * fencing token (the new attempt number). Any earlier attempt loses the batch: its `publish` and
+   * `finish` change nothing. A published batch is `done` unless `rerun`.
+   */
+  claim(entry: {
     batchId: string;
     job: string;
-    input: InputIdentity;
+    inputName: string;
     mappingName: string;
     mappingVersion: string;
     targetTable: string;
     forced: boolean;
-  }): Promise<void>;
-  /** Ends a batch without publishing (`retrying`, `dead`, `skipped`), keeping up to `rejects` for diagnosis. */
+    rerun: boolean;
+  }): Promise<Claim>;
+  /**
+   * Ends an attempt without publishing (`retrying`, `dead`, `skipped`), with its counts and up to
+   * `rejects` for diagnosis. Changes nothing and returns false when `fence` no longer owns the batch.
+   */
   finish(
     batchId: string,
-    status: Exclude<BatchStatus, 'running' | 'published'>,
+    fence: number,
+    status: 'retrying' | 'dead' | 'skipped',
     detail: {
-      /** Needed when the batch failed before `start()` created its row. */
-      job: string;
       errorCode?: string;
       error?: string;
+      input?: InputIdentity | null;
       counts?: BatchCounts;
       rejects?: readonly Reject[];
     },
-  ): Promise<void>;
+  ): Promise<boolean>;
   list(filter?: { job?: string; limit?: number }): Promise<BatchRecord[]>;
   rejects(batchId: string, limit?: number): Promise<Reject[]>;
 }
@@ -278,6 +401,22 @@ export interface SourceDefinition {
   create(options: Readonly<Record<string, unknown>>, context: SourceContext): Source;
 }
 
+export interface RecordSourceContext {
+  /** Folder of the job file. */
+  readonly baseDir: string;
+  /** Job name: part of every window id. */
+  readonly job: string;
+  /** Where `${VAR}` connection references resolve. @defaultValue `process.env` */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface RecordSourceDefinition {
+  readonly kind: string;
+  readonly optionsSchema: OptionsSchema;
+  /** Checks options the schema cannot express (throws `CONFIG_INVALID`); connects lazily. */
+  create(options: Readonly<Record<string, unknown>>, context: RecordSourceContext): RecordSource;
+}
+
 export interface ParserDefinition {
   readonly kind: string;
   /** Options besides the common `parser`, `encoding` and `compression`. */
@@ -288,6 +427,8 @@ export interface ParserDefinition {
 export interface SinkContext {
   /** Used for log lines and errors; never contains credentials. */
   readonly redactedUrl: string;
+  /** Only reads (ledger, `query`): never create a database that is not there. @defaultValue false */
+  readonly readOnly?: boolean;
 }
 
 export interface SinkDefinition {
@@ -295,4 +436,6 @@ export interface SinkDefinition {
   /** URL schemes this sink serves, e.g. `postgres:`. */
   readonly protocols: readonly string[];
   create(url: string, context: SinkContext): Sink;
+  /** Makes a URL that names a relative file (`sqlite:data/w.db`) absolute against the job file's folder. */
+  resolveUrl?(url: string, baseDir: string): string;
 }

@@ -28,6 +28,15 @@ export const ERROR_CODES = {
   TARGET_BUSY: { retryable: true, summary: 'the target store reported a lock conflict, deadlock or timeout' },
   SOURCE_UNAVAILABLE: { retryable: true, summary: 'the source cannot be reached' },
   INTERRUPTED: { retryable: true, summary: 'the worker was stopped while the batch was running' },
+  OWNERSHIP_LOST: {
+    retryable: false,
+    summary: 'another attempt took the batch over (this one was stalled); it publishes nothing',
+  },
+  DUPLICATE_CONTENT: {
+    retryable: false,
+    summary: 'a published batch of the job already loaded this content',
+  },
+  JOB_UNKNOWN: { retryable: false, summary: 'the batch names a job this worker has no definition for' },
   INTERNAL: { retryable: true, summary: 'an unexpected error' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 

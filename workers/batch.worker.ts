@@ -36,7 +36,12 @@ export interface BatchWorker {
   readonly worker: Worker<BatchJobData, BatchSummary>;
   /** Stops taking jobs; waits for the running batch up to the grace period, then abandons it cleanly. */
   close(): Promise<void>;
+  /** Abandons the running batches now (rolled back, handed back without spending an attempt). */
+  abandon(): void;
 }
+
+/** Why a running batch was stopped from outside. */
+type StopReason = 'shutdown' | 'lock-lost';
 
 /** Compiles every job's mapping and opens its connectors up front: a bad config fails here, not mid-batch. */
 export async function createBatchWorker(options: BatchWorkerOptions): Promise<BatchWorker> {
@@ -53,18 +58,35 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   const dead = createDeadLetterQueue(connection, prefix);
   const lockMs = options.lockMs ?? readSettings(options.env).NIGHTJAR_LOCK_MS;
   const running = new Map<string, AbortController>();
+  const stop = (id: string, reason: StopReason): void => running.get(id)?.abort(reason);
 
   const processor = async (job: Job<BatchJobData, BatchSummary>, token?: string): Promise<BatchSummary> => {
     const data = job.data;
     const jobRt = runtimes.get(data.job);
-    if (!jobRt) throw new UnrecoverableError(`this worker has no job named "${data.job}"`);
+    if (!jobRt) {
+      // Nothing to load it with here, and no ledger to write to: the dead-letter queue keeps it.
+      const message = `this worker has no job named ${JSON.stringify(String(data.job).slice(0, 200))}`;
+      await dead.add(
+        String(data.job).slice(0, 200),
+        {
+          ...data,
+          errorCode: 'JOB_UNKNOWN',
+          error: message,
+          attempts: job.attemptsMade + 1,
+          failedAt: new Date().toISOString(),
+        },
+        { jobId: job.id ?? data.batchId, removeOnComplete: false, removeOnFail: false },
+      );
+      logger.error({ job: data.job, batchId: data.batchId, code: 'JOB_UNKNOWN' }, message);
+      throw new UnrecoverableError(`JOB_UNKNOWN: ${message}`);
+    }
     const rt = data.inputDir
       ? { ...jobRt, source: createLocalSource({ dir: data.inputDir, pattern: '*' }) }
       : jobRt;
     const attempt = job.attemptsMade + 1;
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();
-    running.set(data.batchId, abort);
+    running.set(job.id ?? data.batchId, abort);
     let lastProgress = 0;
     try {
       return await runBatch(rt, data, {
@@ -80,12 +102,16 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
         },
       });
     } catch (thrown) {
+      const err = classify(thrown);
+      if (err.code === 'OWNERSHIP_LOST' || abort.signal.reason === 'lock-lost') {
+        // Another worker owns the batch now; this attempt ends without a trace in the queue or ledger.
+        throw new Error(`OWNERSHIP_LOST: ${err.message}`);
+      }
       if (abort.signal.aborted && token) {
         // Abandoned by shutdown: hand the batch back without spending an attempt.
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError('worker shutting down; batch handed back to the queue');
       }
-      const err = classify(thrown);
       if (!err.retryable || final) {
         await dead.add(
           data.job,
@@ -106,7 +132,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       }
       throw new Error(`${err.code}: ${err.message}`);
     } finally {
-      running.delete(data.batchId);
+      running.delete(job.id ?? data.batchId);
     }
   };
 
@@ -120,13 +146,24 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     autorun: true,
   });
   worker.on('error', (err) => logger.error({ err }, 'worker error'));
+  // The lock could not be renewed (e.g. the event loop or the process was frozen): another worker may
+  // take the batch over. Stop early; the ledger's fence keeps this attempt from publishing anyway.
+  worker.on('lockRenewalFailed', (ids) => {
+    for (const id of ids) {
+      logger.warn({ jobId: id }, 'lost the lock on a running batch; stopping it');
+      stop(id, 'lock-lost');
+    }
+  });
 
   return {
     worker,
+    abandon() {
+      for (const id of running.keys()) stop(id, 'shutdown');
+    },
     async close() {
       const grace = options.shutdownGraceMs ?? 30_000;
       const timer = setTimeout(() => {
-        for (const c of running.values()) c.abort();
+        for (const id of running.keys()) stop(id, 'shutdown');
       }, grace);
       try {
         await worker.close();

@@ -14,21 +14,25 @@ async function withLedgers<T>(
   jobs: readonly JobDefinition[],
   fn: (ledgers: Ledger[]) => Promise<T>,
 ): Promise<T> {
-  const sinks = new SinkPool();
+  const sinks = new SinkPool(process.env, { readOnly: true });
   try {
     const byUrl = new Map<string, Ledger>();
     for (const j of jobs) {
       let url: string;
       try {
-        url = sinks.resolveUrl(j);
+        url = await sinks.absoluteUrl(j);
       } catch (err) {
         // A job for another environment (its connection variable unset here) has no ledger to read.
         process.stderr.write(`note: skipping job ${j.name}: ${(err as Error).message}\n`);
         continue;
       }
-      if (!byUrl.has(url)) byUrl.set(url, (await sinks.get(j)).ledger);
+      if (byUrl.has(url)) continue;
+      try {
+        byUrl.set(url, (await sinks.get(j)).ledger);
+      } catch (err) {
+        process.stderr.write(`note: skipping job ${j.name}: ${(err as Error).message}\n`);
+      }
     }
-    for (const l of byUrl.values()) await l.ensure();
     return await fn([...byUrl.values()]);
   } finally {
     await sinks.close();

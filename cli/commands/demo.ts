@@ -98,7 +98,7 @@ export function registerDemoCommand(program: Command): void {
         const [{ n } = { n: 0 }] = (await sink.query(`SELECT COUNT(*) AS n FROM ${job.target.table}`)) as {
           n: number;
         }[];
-        const url = redactUrl(sinks.resolveUrl(job));
+        const url = redactUrl(await sinks.absoluteUrl(job));
         process.stdout.write(
           `\n  table ${job.target.table} in ${url} now holds ${n} row(s); ledger in nightjar_batches.\n` +
             `  query it:  npx nightjar query ${job.name} "SELECT customer_id, name, balance, opened_on, _batch_id, _source_line FROM ${job.target.table} LIMIT 5"\n` +

@@ -13,7 +13,7 @@ export function registerQueryCommand(program: Command): void {
     .option('--json', 'print JSON rows', false)
     .action(async (name: string, sql: string, opts: { json: boolean }, cmd: Command) => {
       const job = await findJob(name, jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
-      const sinks = new SinkPool();
+      const sinks = new SinkPool(process.env, { readOnly: true });
       try {
         const rows = await (await sinks.get(job)).query(sql);
         process.stdout.write(opts.json ? `${JSON.stringify(rows, null, 2)}\n` : `${table(rows)}\n`);

@@ -30,6 +30,8 @@ export interface BatchOutcome {
   rowsFiltered: number;
   error?: string;
   duplicateOf?: string;
+  /** Nothing was loaded now: the batch had been published before (the counts are from then). */
+  alreadyPublished?: boolean;
 }
 
 export interface Enqueued {
@@ -119,7 +121,9 @@ export async function waitForBatches(
         }
       }
       const ledger = (await sinks.get(job)).ledger;
-      const rec = await ledger.get(b.batchId).catch(() => undefined);
+      // A corrected re-delivery runs under an id of its own (`<id>-c<sha>`): report that batch.
+      const batchId = summary?.batchId ?? b.batchId;
+      const rec = await ledger.get(batchId).catch(() => undefined);
       const status: BatchOutcome['status'] =
         rec?.status === 'published' || rec?.status === 'skipped' || rec?.status === 'dead'
           ? rec.status
@@ -127,7 +131,7 @@ export async function waitForBatches(
             ? 'failed'
             : (summary?.status ?? 'queued');
       outcomes.push({
-        batchId: b.batchId,
+        batchId,
         input: b.input,
         status,
         rowsRead: rec?.rowsRead ?? summary?.rowsRead ?? 0,
@@ -136,6 +140,7 @@ export async function waitForBatches(
         rowsFiltered: rec?.rowsFiltered ?? summary?.rowsFiltered ?? 0,
         ...(error || rec?.error ? { error: rec?.error ?? error } : {}),
         ...(summary?.duplicateOf ? { duplicateOf: summary.duplicateOf } : {}),
+        ...(summary?.alreadyPublished ? { alreadyPublished: true } : {}),
       });
     }
     return outcomes;
@@ -149,7 +154,9 @@ export function describeOutcome(o: BatchOutcome): string {
   const counts = `read ${o.rowsRead}, loaded ${o.rowsLoaded}, rejected ${o.rowsRejected}${o.rowsFiltered ? `, filtered ${o.rowsFiltered}` : ''}`;
   switch (o.status) {
     case 'published':
-      return `✔ ${o.input}: published batch ${o.batchId} — ${counts}`;
+      return o.alreadyPublished
+        ? `= ${o.input}: batch ${o.batchId} was published before — nothing loaded now (then: ${counts})`
+        : `✔ ${o.input}: published batch ${o.batchId} — ${counts}`;
     case 'skipped':
       return `↷ ${o.input}: skipped batch ${o.batchId} — ${o.error ?? 'already loaded'}`;
     default:

@@ -34,7 +34,7 @@ export function registerWorkerCommand(program: Command): void {
         const stop = (signal: string): void => {
           if (stopping) {
             logger.warn('second signal: abandoning the running batch');
-            void w.close();
+            w.abandon();
             return;
           }
           stopping = true;

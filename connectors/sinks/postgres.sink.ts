@@ -1,19 +1,27 @@
 /**
- * PostgreSQL sink. One batch = one transaction on one connection: remove the batch's previous rows (or
- * the whole table for `replace`), COPY the new rows in text format, write rejects and the ledger row,
- * commit. Readers see the old rows until the commit, then all of the new ones.
- * `upsert` COPYs into a temporary table and merges it with INSERT … ON CONFLICT at publish.
+ * PostgreSQL sink. One batch = one transaction on one connection; nothing is visible before its commit.
+ * - `append`: COPY straight into the table (after removing the batch's own rows of an earlier run); into
+ *   a keyed table, COPY into a temporary stage and move the rows at publish, rejecting repeated or taken
+ *   keys one by one.
+ * - `upsert`: COPY into a temporary stage, merged with INSERT … ON CONFLICT at publish.
+ * - `replace`: COPY into a shadow table swapped in at publish.
+ * Publish first locks the batch's ledger row and checks the attempt's fence: a stalled attempt that lost
+ * the batch commits nothing.
  */
 import knexFactory, { type Knex } from 'knex';
-import type { PoolClient } from 'pg';
+import pg, { type Client as PgClient, type PoolClient, type QueryConfig } from 'pg';
+import { createHash } from 'node:crypto';
 import { from as copyFrom } from 'pg-copy-streams';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
 import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
-import type { BatchCounts, BatchTarget, Sink, SinkBatch, TargetColumn } from '../../core/contracts.js';
+import type { BatchTarget, Sink, SinkBatch, TargetColumn } from '../../core/contracts.js';
 import type { SinkDefinition } from '../../core/contracts.js';
-import { knexLog, prepareTable, txConnection } from './table.js';
+import { knexLog, prepareTable, txConnection, withConnection } from './table.js';
+import { appendKeyed, claimPublish, deleteBatches, RAW_COLUMN } from './publish-steps.js';
+import { NightjarError } from '../../core/errors.js';
+import { readSettings } from '../../core/config/settings.js';
 import { RejectSpool } from './reject-spool.js';
 
 /** Escapes one value for COPY … FROM STDIN (text format). */
@@ -44,14 +52,64 @@ export function copyText(v: unknown): string {
   return s;
 }
 
-/** Builds the encoder for one row: values in column order + lineage → one COPY text line. */
-function rowEncoder(width: number, batchId: string): (values: readonly unknown[], line: number) => string {
+/** Builds the encoder for one row: values in column order + lineage (+ raw text) → one COPY text line. */
+function rowEncoder(
+  width: number,
+  batchId: string,
+  withRaw: boolean,
+): (values: readonly unknown[], line: number, raw: string) => string {
   const suffix = `\t${copyText(batchId)}\t`;
-  return (values, line) => {
+  return (values, line, raw) => {
     let s = copyText(values[0]);
     for (let i = 1; i < width; i++) s += '\t' + copyText(values[i]);
-    return s + suffix + line + '\n';
+    return withRaw ? `${s}${suffix}${line}\t${copyText(raw)}\n` : `${s}${suffix}${line}\n`;
   };
+}
+
+/**
+ * COPY row number → source line. Source lines mostly advance by one per row, so only the rows where
+ * they jump (rejects, filtered rows, multi-line records) are kept: memory stays flat for big files.
+ */
+class LineMap {
+  readonly #jumps: number[] = [];
+  #rows = 0;
+  #last = Number.NaN;
+  add(line: number): void {
+    this.#rows++;
+    if (line !== this.#last + 1) this.#jumps.push(this.#rows, line);
+    this.#last = line;
+  }
+  /** The source line of the 1-based COPY row `row`. */
+  lineOf(row: number): number | undefined {
+    let lo = 0;
+    let hi = this.#jumps.length / 2 - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#jumps[mid * 2]! <= row) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    if (found < 0) return undefined;
+    return this.#jumps[found * 2 + 1]! + (row - this.#jumps[found * 2]!);
+  }
+}
+
+/**
+ * A data error from COPY names the COPY row and column (`COPY t, line 7, column balance: "x"`); the
+ * batch fails naming the source line instead.
+ */
+function copyDataError(err: unknown, lines: LineMap, file: () => string): unknown {
+  const e = err as { code?: string; where?: string; message?: string };
+  const m = typeof e.where === 'string' ? /COPY [^,]+, line (\d+)(?:, column ([^:]+))?/.exec(e.where) : null;
+  if (!m || !e.code || !/^(22|23)/.test(e.code)) return err;
+  const line = lines.lineOf(Number(m[1]));
+  const where = `${file()} line ${line ?? '?'}${m[2] ? `, column ${m[2]}` : ''}`;
+  return new NightjarError('TARGET_REJECTED', `${where}: the store refused the value: ${e.message ?? ''}`, {
+    cause: err,
+    details: { driverCode: e.code, line, column: m[2] },
+  });
 }
 
 async function introspect(db: Knex | Knex.Transaction, table: string): Promise<ExistingColumn[]> {
@@ -79,26 +137,32 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
 
   async function begin(target: BatchTarget): Promise<SinkBatch> {
     const table = quoteTable(target.table);
-    const cols = [...target.columns.map((c) => c.name), '_batch_id', '_source_line']
-      .map(quoteIdent)
-      .join(', ');
+    const plan = loadPlan(target);
+    const lineage = ['_batch_id', '_source_line', ...(plan.withRaw ? [RAW_COLUMN] : [])];
+    const cols = [...target.columns.map((c) => c.name), ...lineage].map(quoteIdent).join(', ');
     const trx = await knex.transaction();
     let copy: Writable | undefined;
     let copyDone: Promise<unknown> | undefined;
-    let copyError: Error | undefined;
+    let copyError: unknown;
+    const lines = new LineMap();
     /** COPY fails asynchronously (bad value, lost connection); surface it at the next await point. */
     const rethrow = (): void => {
-      if (copyError) throw copyError;
+      if (copyError) throw copyDataError(copyError, lines, () => target.batchId);
     };
     try {
-      if (target.mode === 'replace') await trx.raw(`DELETE FROM ${table}`);
-      else if (target.mode === 'append')
+      // A re-run replaces its own rows; a stalled earlier attempt's rows were never committed.
+      if (plan.into === 'table')
         await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
-      if (target.mode === 'upsert') {
-        await trx.raw(`CREATE TEMP TABLE ${into(target)} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
+      if (plan.into === 'stage') {
+        await trx.raw(`CREATE TEMP TABLE ${plan.name} (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
+        if (plan.withRaw) await trx.raw(`ALTER TABLE ${plan.name} ADD COLUMN ${quoteIdent(RAW_COLUMN)} text`);
+      }
+      if (plan.into === 'shadow') {
+        // Built beside the table in this transaction, swapped in at publish: readers see old or new.
+        await trx.raw(`CREATE TABLE ${plan.name} (LIKE ${table} INCLUDING ALL)`);
       }
       const conn = await txConnection<PoolClient>(trx);
-      copy = conn.query(copyFrom(`COPY ${into(target)} (${cols}) FROM STDIN`));
+      copy = conn.query(copyFrom(`COPY ${plan.name} (${cols}) FROM STDIN`));
       copy.on('error', (err: Error) => {
         copyError ??= err;
       });
@@ -108,17 +172,17 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
       await trx.rollback().catch(() => {});
       throw err;
     }
-    const encode = rowEncoder(target.columns.length, target.batchId);
+    const encode = rowEncoder(target.columns.length, target.batchId, plan.withRaw);
     const rejects = new RejectSpool();
     let buf = '';
     let pending = 0;
     let ended = false;
 
     const stream = copy;
-    const stage = into(target);
     const batch: SinkBatch = {
-      add(values, line) {
-        buf += encode(values, line);
+      add(values, line, raw) {
+        buf += encode(values, line, raw);
+        lines.add(line);
         pending++;
       },
       reject(r) {
@@ -136,17 +200,41 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
         if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), copyDone]);
         rethrow();
       },
-      async publish(counts: BatchCounts) {
+      async publish(req) {
         await batch.flush();
         ended = true;
         stream.end();
-        await copyDone;
+        try {
+          await copyDone;
+        } catch (err) {
+          copyError ??= err;
+        }
         rethrow();
-        if (target.mode === 'upsert') await trx.raw(mergeSql(table, stage, target.columns, target.key));
+        // Ownership first: a stalled attempt stops here, before it changes a single row of the table.
+        const superseded = await claimPublish(trx, ledger, target, req);
+        let refused = 0;
+        if (target.mode === 'upsert') {
+          await trx.raw(mergeSql(table, plan.name, target.columns, target.key));
+          await deleteBatches(trx, target.table, superseded);
+        } else if (target.mode === 'replace') {
+          await swapIn(trx, target.table, plan.name);
+        } else {
+          await deleteBatches(trx, target.table, superseded);
+          if (plan.withRaw) {
+            await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
+            refused = await appendKeyed(trx, target, plan.name, (r) => rejects.add(r));
+          }
+        }
+        const counts = {
+          ...req.counts,
+          rowsLoaded: req.counts.rowsLoaded - refused,
+          rowsRejected: req.counts.rowsRejected + refused,
+        };
         await ledger.insertRejects(trx, target.batchId, rejects.chunks());
-        await ledger.publishInTrx(trx, target.batchId, counts);
+        await ledger.publishInTrx(trx, target.batchId, { ...req, counts });
         await trx.commit();
         await rejects.dispose();
+        return counts;
       },
       async abort() {
         if (!ended) {
@@ -177,8 +265,21 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
     },
     begin,
     async query(sql) {
-      const res = await knex.raw<{ rows: Record<string, unknown>[] }>(sql);
-      return res.rows;
+      // A read-only transaction, and the extended protocol so that one string is one statement
+      // (`SELECT 1; COMMIT; DELETE …` is refused by the server). Dates and timestamps stay text.
+      return withConnection<PoolClient, Record<string, unknown>[]>(knex, async (conn) => {
+        await conn.query('BEGIN READ ONLY');
+        try {
+          const res = await conn.query({
+            text: sql,
+            queryMode: 'extended',
+            types: { getTypeParser: textTypeParser },
+          } as QueryConfig);
+          return res.rows as Record<string, unknown>[];
+        } finally {
+          await conn.query('ROLLBACK').catch(() => {});
+        }
+      });
     },
     async close() {
       await knex.destroy();
@@ -186,11 +287,49 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
   };
 }
 
-/** The target table itself, or for `upsert` the temporary staging table merged at publish. */
-function into(target: BatchTarget): string {
-  return target.mode === 'upsert'
-    ? quoteIdent(`_nj_stage_${target.table.replace(/\W/g, '_')}`)
-    : quoteTable(target.table);
+const pgTypes = pg.types;
+
+/** date, timestamp, timestamptz, time, timetz, interval, numeric: shown as PostgreSQL prints them. */
+const TEXT_OIDS = new Set([1082, 1114, 1184, 1083, 1266, 1186, 1700]);
+function textTypeParser(oid: number, format?: 'text' | 'binary'): (value: string) => unknown {
+  if (TEXT_OIDS.has(oid)) return (v: string) => v;
+  return pgTypes.getTypeParser(oid, format ?? 'text') as (value: string) => unknown;
+}
+
+/** Where a batch's rows go before publish, by load mode. */
+function loadPlan(target: BatchTarget): {
+  into: 'table' | 'stage' | 'shadow';
+  name: string;
+  withRaw: boolean;
+} {
+  const slug = target.table.replace(/\W/g, '_').slice(0, 30);
+  if (target.mode === 'upsert')
+    return { into: 'stage', name: quoteIdent(`_nj_stage_${slug}`), withRaw: false };
+  if (target.mode === 'replace') {
+    const dot = target.table.lastIndexOf('.');
+    const schema = dot === -1 ? '' : `${quoteIdent(target.table.slice(0, dot))}.`;
+    const tag = createHash('sha256').update(target.batchId).digest('hex').slice(0, 10);
+    return { into: 'shadow', name: `${schema}${quoteIdent(`_nj_shadow_${slug}_${tag}`)}`, withRaw: false };
+  }
+  if (target.key.length > 0) return { into: 'stage', name: quoteIdent(`_nj_stage_${slug}`), withRaw: true };
+  return { into: 'table', name: quoteTable(target.table), withRaw: false };
+}
+
+/**
+ * `replace`: the shadow table takes the table's name in the publish transaction, the old table is
+ * dropped. Readers see the old rows until commit, then the new ones; no DELETE bloat, and the
+ * exclusive lock lasts only for the renames. Views on the table must be recreated (or use `upsert`).
+ */
+async function swapIn(trx: Knex.Transaction, table: string, shadow: string): Promise<void> {
+  const dot = table.lastIndexOf('.');
+  const bare = dot === -1 ? table : table.slice(dot + 1);
+  const old = quoteIdent(`_nj_old_${bare.replace(/\W/g, '_').slice(0, 40)}`);
+  const oldQualified = dot === -1 ? old : `${quoteIdent(table.slice(0, dot))}.${old}`;
+  await trx.raw(`LOCK TABLE ${quoteTable(table)} IN ACCESS EXCLUSIVE MODE`);
+  await trx.raw(`DROP TABLE IF EXISTS ${oldQualified}`);
+  await trx.raw(`ALTER TABLE ${quoteTable(table)} RENAME TO ${old}`);
+  await trx.raw(`ALTER TABLE ${shadow} RENAME TO ${quoteIdent(bare)}`);
+  await trx.raw(`DROP TABLE ${oldQualified}`);
 }
 
 function mergeSql(
@@ -217,8 +356,26 @@ function mergeSql(
 export function createPostgresKnex(url: string): Knex {
   return knexFactory({
     client: 'pg',
-    connection: { connectionString: url, application_name: 'nightjar' },
-    pool: { min: 0, max: 4 },
+    connection: {
+      connectionString: url,
+      application_name: 'nightjar',
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    },
+    pool: {
+      min: 0,
+      max: 4,
+      afterCreate(conn: PgClient, done: (err: Error | null, conn: PgClient) => void) {
+        // A frozen or cut-off worker must not hold locks forever; a waiting one fails and retries.
+        const s = readSettings();
+        conn.query(
+          `SET statement_timeout = ${s.NIGHTJAR_PG_STATEMENT_TIMEOUT_MS}; ` +
+            `SET lock_timeout = ${s.NIGHTJAR_PG_LOCK_TIMEOUT_MS}; ` +
+            `SET idle_in_transaction_session_timeout = ${s.NIGHTJAR_PG_IDLE_TX_TIMEOUT_MS}`,
+          (err) => done(err, conn),
+        );
+      },
+    },
     acquireConnectionTimeout: 15_000,
     log: knexLog,
   });

@@ -3,16 +3,18 @@
  * inserted synchronously through a prepared statement on the transaction's connection, so `add()` does
  * the work and `flush()` only yields to the event loop.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { NightjarError } from '../../core/errors.js';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import knexFactory, { type Knex } from 'knex';
 import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
-import type { BatchCounts, BatchTarget, Sink, SinkBatch } from '../../core/contracts.js';
+import type { BatchTarget, Sink, SinkBatch } from '../../core/contracts.js';
 import type { SinkDefinition } from '../../core/contracts.js';
-import { knexLog, prepareTable, txConnection } from './table.js';
+import { knexLog, prepareTable, txConnection, withConnection } from './table.js';
 import { RejectSpool } from './reject-spool.js';
+import { appendKeyed, claimPublish, deleteBatches, RAW_COLUMN } from './publish-steps.js';
 
 /** Converts a mapped value to something better-sqlite3 binds without loss. */
 function bindable(v: unknown): unknown {
@@ -29,7 +31,10 @@ export function sqliteFilename(url: string): string {
   return rest.startsWith('//') ? rest.replace(/^\/\//, '') : rest;
 }
 
-export function createSqliteKnex(filename: string): Knex {
+export function createSqliteKnex(filename: string, options: { readOnly?: boolean } = {}): Knex {
+  if (options.readOnly && filename !== ':memory:' && !existsSync(filename)) {
+    throw new NightjarError('TARGET_UNAVAILABLE', `no SQLite database at ${filename} (nothing loaded yet?)`);
+  }
   if (filename !== ':memory:') mkdirSync(path.dirname(path.resolve(filename)), { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',
@@ -73,13 +78,23 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
     },
     async begin(target: BatchTarget): Promise<SinkBatch> {
       const trx = await knex.transaction();
+      const table = quoteTable(target.table);
+      const keyed = target.mode === 'append' && target.key.length > 0;
+      const stage = quoteIdent(`_nj_stage_${target.table.replace(/\W/g, '_')}`);
       let insert: BetterSqlite3.Statement;
       try {
-        const table = quoteTable(target.table);
+        // SQLite has one writer at a time and no MVCC bloat: `replace` deletes inside the transaction.
         if (target.mode === 'replace') await trx.raw(`DELETE FROM ${table}`);
-        else if (target.mode === 'append')
+        else if (target.mode === 'append' && !keyed)
           await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
         const names = [...target.columns.map((c) => c.name), '_batch_id', '_source_line'];
+        if (keyed) {
+          await trx.raw(`DROP TABLE IF EXISTS temp.${stage}`);
+          await trx.raw(
+            `CREATE TEMP TABLE ${stage} AS SELECT *, NULL AS ${quoteIdent(RAW_COLUMN)} FROM ${table} WHERE 0`,
+          );
+          names.push(RAW_COLUMN);
+        }
         const keys = new Set(target.key);
         const updates = names
           .filter((n) => !keys.has(n))
@@ -90,21 +105,22 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
             : '';
         const db = await txConnection<BetterSqlite3.Database>(trx);
         insert = db.prepare(
-          `INSERT INTO ${table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')})${conflict}`,
+          `INSERT INTO ${keyed ? `temp.${stage}` : table} (${names.map(quoteIdent).join(', ')}) VALUES (${names.map(() => '?').join(', ')})${conflict}`,
         );
       } catch (err) {
         await trx.rollback().catch(() => {});
         throw err;
       }
       const width = target.columns.length;
-      const params = new Array<unknown>(width + 2);
+      const params = new Array<unknown>(width + (keyed ? 3 : 2));
       params[width] = target.batchId;
       const rejects = new RejectSpool();
       let pending = 0;
       return {
-        add(values, line) {
+        add(values, line, raw) {
           for (let i = 0; i < width; i++) params[i] = bindable(values[i]);
           params[width + 1] = line;
+          if (keyed) params[width + 2] = raw;
           insert.run(params);
           pending++;
         },
@@ -118,11 +134,25 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
           pending = 0;
           await new Promise<void>((resolve) => setImmediate(resolve));
         },
-        async publish(counts: BatchCounts) {
+        async publish(req) {
+          const superseded = await claimPublish(trx, ledger, target, req);
+          let refused = 0;
+          if (target.mode !== 'replace') await deleteBatches(trx, target.table, superseded);
+          if (keyed) {
+            await trx.raw(`DELETE FROM ${table} WHERE "_batch_id" = ?`, [target.batchId]);
+            refused = await appendKeyed(trx, target, `temp.${stage}`, (r) => rejects.add(r));
+            await trx.raw(`DROP TABLE temp.${stage}`);
+          }
+          const counts = {
+            ...req.counts,
+            rowsLoaded: req.counts.rowsLoaded - refused,
+            rowsRejected: req.counts.rowsRejected + refused,
+          };
           await ledger.insertRejects(trx, target.batchId, rejects.chunks());
-          await ledger.publishInTrx(trx, target.batchId, counts);
+          await ledger.publishInTrx(trx, target.batchId, { ...req, counts });
           await trx.commit();
           await rejects.dispose();
+          return counts;
         },
         async abort() {
           if (!trx.isCompleted()) await trx.rollback().catch(() => {});
@@ -131,7 +161,15 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
       };
     },
     async query(sql) {
-      return knex.raw<Record<string, unknown>[]>(sql);
+      // One connection: read-only for the query, then back.
+      return withConnection<BetterSqlite3.Database, Record<string, unknown>[]>(knex, (db) => {
+        db.pragma('query_only = ON');
+        try {
+          return db.prepare(sql).all() as Record<string, unknown>[];
+        } finally {
+          db.pragma('query_only = OFF');
+        }
+      });
     },
     async close() {
       await knex.destroy();
@@ -142,5 +180,11 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
 export const definition: SinkDefinition = {
   kind: 'sqlite',
   protocols: ['sqlite:'],
-  create: (url) => createSqliteSink({ knex: createSqliteKnex(sqliteFilename(url)) }),
+  create: (url, ctx) =>
+    createSqliteSink({ knex: createSqliteKnex(sqliteFilename(url), { readOnly: ctx.readOnly ?? false }) }),
+  /** `sqlite:data/w.db` is relative to the job file's folder, like every other path in a job. */
+  resolveUrl(url, baseDir) {
+    const file = sqliteFilename(url);
+    return file === ':memory:' || path.isAbsolute(file) ? url : `sqlite://${path.resolve(baseDir, file)}`;
+  },
 };

@@ -29,6 +29,17 @@ export async function txConnection<T>(trx: Knex.Transaction): Promise<T> {
   return client.acquireConnection();
 }
 
+/** Runs `use` on a pooled driver connection of its own (outside any transaction). */
+export async function withConnection<C, T>(knex: Knex, use: (conn: C) => Promise<T> | T): Promise<T> {
+  const client = knex.client as { acquireConnection(): Promise<C>; releaseConnection(c: C): Promise<void> };
+  const conn = await client.acquireConnection();
+  try {
+    return await use(conn);
+  } finally {
+    await client.releaseConnection(conn);
+  }
+}
+
 export async function prepareTable(
   knex: Knex,
   dialect: Dialect,

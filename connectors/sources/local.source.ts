@@ -22,11 +22,10 @@
 import { constants } from 'node:fs';
 import { copyFile, link, lstat, mkdir, open, readdir, realpath, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { NightjarError } from '../../core/errors.js';
-import type { InputIdentity, InputRef, Source } from '../../core/contracts.js';
+import type { InputRef, OpenedInput, Source } from '../../core/contracts.js';
 import type { SourceDefinition } from '../../core/contracts.js';
 
 export interface LocalSourceOptions {
@@ -212,25 +211,10 @@ export function createLocalSource(options: LocalSourceOptions, clock: () => Date
       }
       return refs.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     },
-    async identify(name: string): Promise<InputIdentity> {
-      const { full, size } = await plainFile(name);
-      const hash = createHash('sha256');
-      let read = 0;
-      for await (const chunk of await openNoFollow(full, name)) {
-        hash.update(chunk as Buffer);
-        read += (chunk as Buffer).length;
-      }
-      if (read !== size) {
-        throw new NightjarError(
-          'INPUT_CHANGED',
-          `input ${name} changed while it was read (${size} → ${read} bytes)`,
-        );
-      }
-      return { name, uri: `file://${await realpath(full)}`, size, sha256: hash.digest('hex') };
-    },
-    async open(name: string): Promise<Readable> {
-      const { full } = await plainFile(name);
-      return openNoFollow(full, name);
+    async open(name: string): Promise<OpenedInput> {
+      const { full, size, modifiedAt } = await plainFile(name);
+      const stream = await openNoFollow(full, name);
+      return { stream, uri: `file://${await realpath(full)}`, size, modifiedAt };
     },
     async settle(name: string, outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
       assertPlainName(name);

@@ -20,6 +20,20 @@ export function resolveEnvRef(ref: string, env: NodeJS.ProcessEnv = process.env)
   throw new NightjarError('ENV_MISSING', `environment variable ${name} is not set (referenced as ${ref})`);
 }
 
+/**
+ * A `${NAME:-default}` whose default carries a password (`postgres://u:pw@…`, `?password=…`) would put a
+ * secret into a job file: refused at load. Returns the problem, or undefined.
+ */
+export function secretInDefault(ref: string): string | undefined {
+  const m = REF.exec(ref);
+  const fallback = m?.[2];
+  if (fallback === undefined) return undefined;
+  if (redactUrl(fallback) !== fallback) {
+    return `the default of ${ref.replace(fallback, redactUrl(fallback))} holds a password; put the URL in the environment variable instead`;
+  }
+  return undefined;
+}
+
 /** A URL with any password (and user-info query parameters) replaced by `***`. */
 export function redactUrl(url: string): string {
   try {

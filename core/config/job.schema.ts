@@ -126,6 +126,14 @@ export const jobSchema = {
             percent: { type: 'number', minimum: 0, maximum: 100 },
           },
         },
+        redelivery: {
+          enum: ['replace', 'append'],
+          default: 'replace',
+          description:
+            'An input whose name and business date match a published batch but whose content differs is a ' +
+            "re-delivery. `replace`: it is a correction; its publish removes the earlier delivery's rows " +
+            '(marked superseded in the ledger). `append`: it loads beside them. The same content is always skipped.',
+        },
       },
     },
   },

@@ -6,6 +6,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import cron from 'node-cron';
 import { NightjarError } from '../errors.js';
+import { secretInDefault } from './env.js';
 import { getParser, getSource } from '../../connectors/registry.js';
 import { createConfigAjv, formatAjvErrors } from './ajv.js';
 import { jobSchema } from './job.schema.js';
@@ -37,6 +38,8 @@ export interface JobDefinition {
     readonly attempts: number;
     readonly backoff: { readonly type: 'exponential' | 'fixed'; readonly delayMs: number };
     readonly rejectLimit: { readonly count?: number; readonly percent?: number };
+    /** What new content under a published input name and business date means. @defaultValue 'replace' */
+    readonly redelivery: 'replace' | 'append';
   };
 }
 
@@ -140,6 +143,9 @@ export async function loadJob(file: string): Promise<JobDefinition> {
     if (!['none', 'gzip', 'zip', 'auto'].includes(compression as string)) {
       problems.push(`${shown}: /format/compression: must be one of none, gzip, zip, auto`);
     }
+    const connection = (doc.target as { connection?: unknown } | undefined)?.connection;
+    const secret = typeof connection === 'string' ? secretInDefault(connection) : undefined;
+    if (secret) problems.push(`${shown}: /target/connection: ${secret}`);
     const schedule = doc.schedule as { cron: string; timezone?: string } | undefined;
     if (schedule) {
       if (!cron.validate(schedule.cron))

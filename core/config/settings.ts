@@ -31,6 +31,27 @@ export const settingsSchema = {
       default: 30_000,
       description: 'Lock on a running batch; a dead worker’s batch moves on after this long.',
     },
+    NIGHTJAR_PG_STATEMENT_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 3_600_000,
+      description:
+        'PostgreSQL statement_timeout of nightjar sessions (a batch COPY is one statement; 0 = none).',
+    },
+    NIGHTJAR_PG_LOCK_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 60_000,
+      description: 'PostgreSQL lock_timeout: a batch waiting longer for a lock fails and is retried.',
+    },
+    NIGHTJAR_PG_IDLE_TX_TIMEOUT_MS: {
+      type: 'integer',
+      minimum: 0,
+      default: 300_000,
+      description:
+        'PostgreSQL idle_in_transaction_session_timeout: the server ends a frozen or cut-off worker’s ' +
+        'transaction (and frees its locks) after this long.',
+    },
   },
 } as const;
 
@@ -39,6 +60,9 @@ export interface Settings {
   readonly NIGHTJAR_QUEUE_PREFIX: string;
   readonly NIGHTJAR_LOG_LEVEL: string;
   readonly NIGHTJAR_LOCK_MS: number;
+  readonly NIGHTJAR_PG_STATEMENT_TIMEOUT_MS: number;
+  readonly NIGHTJAR_PG_LOCK_TIMEOUT_MS: number;
+  readonly NIGHTJAR_PG_IDLE_TX_TIMEOUT_MS: number;
 }
 
 // Environment values are strings: ajv coerces `NIGHTJAR_LOCK_MS=2000` to a number.

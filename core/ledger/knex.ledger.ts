@@ -4,7 +4,16 @@
  * The sink writes the `published` transition itself, inside the data transaction (`publishInTrx`).
  */
 import type { Knex } from 'knex';
-import type { BatchCounts, BatchRecord, BatchStatus, Ledger, Reject } from '../contracts.js';
+import type {
+  BatchCounts,
+  BatchRecord,
+  BatchStatus,
+  Claim,
+  InputIdentity,
+  Ledger,
+  Reject,
+} from '../contracts.js';
+import { NightjarError } from '../errors.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';
@@ -25,6 +34,7 @@ function toRecord(r: Row): BatchRecord {
     sourceUri: toStr(r.source_uri),
     fileSize: r.file_size == null ? null : Number(r.file_size),
     fileSha256: toStr(r.file_sha256),
+    businessDate: toStr(r.business_date),
     mappingName: toStr(r.mapping_name),
     mappingVersion: toStr(r.mapping_version),
     targetTable: toStr(r.target_table),
@@ -36,6 +46,7 @@ function toRecord(r: Row): BatchRecord {
     errorCode: toStr(r.error_code),
     error: toStr(r.error),
     forced: Boolean(r.forced),
+    supersededBy: toStr(r.superseded_by),
     createdAt: toDate(r.created_at) ?? new Date(0),
     startedAt: toDate(r.started_at),
     finishedAt: toDate(r.finished_at),
@@ -48,6 +59,9 @@ export function rejectReason(r: Reject): string {
 }
 
 const MAX_VALUE_CHARS = 200;
+
+/** A batch in one of these states has nothing left to do unless an operator asks for a re-run. */
+const DONE: ReadonlySet<BatchStatus> = new Set(['published', 'superseded', 'skipped']);
 
 function rejectRow(batchId: string, r: Reject): Row {
   const errors = r.errors.map((e) => {
@@ -67,15 +81,48 @@ function rejectRow(batchId: string, r: Reject): Row {
 }
 
 export interface KnexLedger extends Ledger {
+  /**
+   * First statement of every publish transaction: locks the batch's ledger row and checks that `fence`
+   * still owns it. Throws `OWNERSHIP_LOST` (and the caller rolls back) when another attempt took over.
+   */
+  lockForPublish(trx: Knex.Transaction, batchId: string, fence: number): Promise<void>;
+  /** A published batch of `job` with this checksum, other than `batchId`; serialized per job. */
+  duplicateInTrx(
+    trx: Knex.Transaction,
+    job: string,
+    sha256: string,
+    batchId: string,
+  ): Promise<BatchRecord | undefined>;
+  /**
+   * Earlier published deliveries of the same input name and business date, marked `superseded` by
+   * `batchId`; returns their ids so the sink removes their rows in the same transaction.
+   */
+  supersedeInTrx(
+    trx: Knex.Transaction,
+    entry: { job: string; batchId: string; inputName: string; businessDate: string },
+  ): Promise<string[]>;
   /** Inserts rejects inside the caller's transaction (used by sinks at publish). */
   insertRejects(
     trx: Knex.Transaction,
     batchId: string,
     rejects: readonly Reject[] | AsyncIterable<readonly Reject[]>,
   ): Promise<void>;
-  /** Marks the batch published inside the caller's transaction. */
-  publishInTrx(trx: Knex.Transaction, batchId: string, counts: BatchCounts): Promise<void>;
+  /** Marks the batch published inside the caller's transaction (after `lockForPublish`). */
+  publishInTrx(
+    trx: Knex.Transaction,
+    batchId: string,
+    entry: { counts: BatchCounts; input: InputIdentity; businessDate: string },
+  ): Promise<void>;
 }
+
+/** Error texts kept in the ledger are capped: an error must never carry a whole input. */
+export const MAX_ERROR_CHARS = 4000;
+const capError = (s: string | undefined): string | null =>
+  s === undefined
+    ? null
+    : s.length > MAX_ERROR_CHARS
+      ? `${s.slice(0, MAX_ERROR_CHARS)}… (${s.length} chars)`
+      : s;
 
 export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): KnexLedger {
   const now = (): string => new Date().toISOString();
@@ -83,6 +130,8 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     if (dialect === 'postgres') t.timestamp(name, { useTz: true });
     else t.text(name);
   };
+  /** Row lock on PostgreSQL; SQLite serializes writers on the whole database anyway. */
+  const locked = (q: Knex.QueryBuilder): Knex.QueryBuilder => (dialect === 'postgres' ? q.forUpdate() : q);
 
   async function insertRejects(
     db: Knex | Knex.Transaction,
@@ -97,6 +146,50 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       const rows = chunk.map((r) => rejectRow(batchId, r));
       for (let i = 0; i < rows.length; i += 100) await db(REJECTS).insert(rows.slice(i, i + 100));
     }
+  }
+
+  /** Reads need no ledger tables: a store nothing was loaded into yet has no batches (and gets no tables). */
+  let ensured = false;
+  async function exists(): Promise<boolean> {
+    if (!ensured) ensured = await knex.schema.hasTable(BATCHES);
+    return ensured;
+  }
+
+  async function claimOnce(e: Parameters<Ledger['claim']>[0]): Promise<Claim> {
+    return knex.transaction(async (trx) => {
+      const row = (await locked(trx(BATCHES).where({ batch_id: e.batchId }).first('*'))) as Row | undefined;
+      const t = now();
+      const values = {
+        job: e.job,
+        status: 'running',
+        source_name: e.inputName,
+        mapping_name: e.mappingName,
+        mapping_version: e.mappingVersion,
+        target_table: e.targetTable,
+        forced: e.forced,
+        started_at: t,
+        finished_at: null,
+        error: null,
+        error_code: null,
+        rows_read: 0,
+        rows_loaded: 0,
+        rows_rejected: 0,
+        rows_filtered: 0,
+      } satisfies Row;
+      if (!row) {
+        await trx(BATCHES).insert({ batch_id: e.batchId, ...values, attempts: 1, created_at: t });
+        return { kind: 'claimed', fence: 1 } as const;
+      }
+      const record = toRecord(row);
+      if (DONE.has(record.status) && !e.rerun) {
+        return { kind: 'done', record } as const;
+      }
+      const fence = record.attempts + 1;
+      await trx(BATCHES)
+        .where({ batch_id: e.batchId })
+        .update({ ...values, attempts: fence });
+      return { kind: 'claimed', fence } as const;
+    });
   }
 
   return {
@@ -117,6 +210,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
         t.text('source_uri');
         t.bigInteger('file_size');
         t.text('file_sha256');
+        t.text('business_date');
         t.text('mapping_name');
         t.text('mapping_version');
         t.text('target_table');
@@ -128,14 +222,28 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
         t.text('error_code');
         t.text('error');
         t.boolean('forced').notNullable().defaultTo(false);
+        t.text('superseded_by');
         ts(t, 'created_at');
         ts(t, 'started_at');
         ts(t, 'finished_at');
         t.index(['job', 'file_sha256'], `${BATCHES}_job_sha_idx`);
+        t.index(['job', 'source_name'], `${BATCHES}_job_source_idx`);
       });
+      // Ledgers written by nightjar 0.1 lack the columns added since: add them in place.
+      for (const column of ['business_date', 'superseded_by']) {
+        if (!(await knex.schema.hasColumn(BATCHES, column))) {
+          await knex.schema
+            .alterTable(BATCHES, (t) => {
+              t.text(column);
+            })
+            .catch(async (err: unknown) => {
+              if (!(await knex.schema.hasColumn(BATCHES, column))) throw err;
+            });
+        }
+      }
       await create(REJECTS, (t) => {
         t.text('batch_id').notNullable();
-        t.integer('line').notNullable();
+        t.bigInteger('line').notNullable();
         t.text('raw').notNullable();
         t.text('reason').notNullable();
         t.text('errors').notNullable();
@@ -144,62 +252,43 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     },
 
     async get(batchId) {
+      if (!(await exists())) return undefined;
       const row = (await knex(BATCHES).where({ batch_id: batchId }).first()) as Row | undefined;
       return row ? toRecord(row) : undefined;
     },
 
-    async findPublishedByChecksum(job, sha256, exceptBatchId) {
-      const row = (await knex(BATCHES)
-        .where({ job, file_sha256: sha256, status: 'published' })
-        .whereNot({ batch_id: exceptBatchId })
-        .orderBy('finished_at', 'desc')
-        .first()) as Row | undefined;
-      return row ? toRecord(row) : undefined;
+    async claim(e) {
+      for (let i = 0; ; i++) {
+        try {
+          return await claimOnce(e);
+        } catch (err) {
+          // Two first attempts inserting the same new row: the loser claims again and finds it.
+          const code = (err as { code?: string }).code ?? '';
+          if (i < 3 && (code === '23505' || code.startsWith('SQLITE_CONSTRAINT'))) continue;
+          throw err;
+        }
+      }
     },
 
-    async start(e) {
-      const t = now();
-      const values = {
-        job: e.job,
-        status: 'running',
-        source_name: e.input.name,
-        source_uri: e.input.uri,
-        file_size: e.input.size,
-        file_sha256: e.input.sha256,
-        mapping_name: e.mappingName,
-        mapping_version: e.mappingVersion,
-        target_table: e.targetTable,
-        forced: e.forced,
-        started_at: t,
-        finished_at: null,
-        error: null,
-        error_code: null,
-      } satisfies Row;
-      await knex(BATCHES)
-        .insert({ batch_id: e.batchId, ...values, attempts: 1, created_at: t })
-        .onConflict('batch_id')
-        .merge({ ...values, attempts: knex.raw('?? + 1', [`${BATCHES}.attempts`]) });
-    },
-
-    async finish(batchId, status, detail) {
-      await knex.transaction(async (trx) => {
+    async finish(batchId, fence, status, detail) {
+      return knex.transaction(async (trx) => {
         const c = detail.counts;
-        const exists: unknown = await trx(BATCHES).where({ batch_id: batchId }).first('batch_id');
-        if (!exists)
-          await trx(BATCHES).insert({
-            batch_id: batchId,
-            job: detail.job,
-            status,
-            attempts: 1,
-            created_at: now(),
-          });
-        await trx(BATCHES)
-          .where({ batch_id: batchId })
+        const input = detail.input;
+        const changed = await trx(BATCHES)
+          .where({ batch_id: batchId, attempts: fence, status: 'running' })
           .update({
             status,
             error_code: detail.errorCode ?? null,
-            error: detail.error ?? null,
+            error: capError(detail.error),
             finished_at: now(),
+            ...(input
+              ? {
+                  source_name: input.name,
+                  source_uri: input.uri,
+                  file_size: input.size,
+                  file_sha256: input.sha256,
+                }
+              : {}),
             ...(c
               ? {
                   rows_read: c.rowsRead,
@@ -209,11 +298,14 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
                 }
               : {}),
           });
+        if (changed !== 1) return false;
         if (detail.rejects) await insertRejects(trx, batchId, detail.rejects);
+        return true;
       });
     },
 
     async list(filter = {}) {
+      if (!(await exists())) return [];
       let q = knex(BATCHES)
         .select('*')
         .orderBy('created_at', 'desc')
@@ -223,6 +315,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     },
 
     async rejects(batchId, limit = 1000) {
+      if (!(await exists())) return [];
       const rows = (await knex(REJECTS).where({ batch_id: batchId }).orderBy('line').limit(limit)) as Row[];
       return rows.map((r) => ({
         line: Number(r.line),
@@ -231,11 +324,62 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       }));
     },
 
+    async lockForPublish(trx, batchId, fence) {
+      const row = (await locked(trx(BATCHES).where({ batch_id: batchId }).first('status', 'attempts'))) as
+        Row | undefined;
+      const attempts = row ? Number(row.attempts) : 0;
+      if (!row || row.status !== 'running' || attempts !== fence) {
+        throw new NightjarError(
+          'OWNERSHIP_LOST',
+          `batch ${batchId}: attempt ${fence} lost the batch before publishing ` +
+            `(ledger: ${row ? `${String(row.status)}, attempt ${attempts}` : 'no row'}); nothing was published by it`,
+        );
+      }
+    },
+
+    async duplicateInTrx(trx, job, sha256, batchId) {
+      if (dialect === 'postgres') {
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`nightjar:dedupe:${job}`]);
+      }
+      const row = (await trx(BATCHES)
+        .where({ job, file_sha256: sha256, status: 'published' })
+        .whereNot({ batch_id: batchId })
+        .orderBy('finished_at', 'desc')
+        .first()) as Row | undefined;
+      return row ? toRecord(row) : undefined;
+    },
+
+    async supersedeInTrx(trx, e) {
+      const rows = (await locked(
+        trx(BATCHES)
+          .where({
+            job: e.job,
+            source_name: e.inputName,
+            business_date: e.businessDate,
+            status: 'published',
+          })
+          .whereNot({ batch_id: e.batchId })
+          .select('batch_id'),
+      )) as Row[];
+      const ids = rows.map((r) => String(r.batch_id));
+      if (ids.length > 0) {
+        await trx(BATCHES)
+          .whereIn('batch_id', ids)
+          .update({ status: 'superseded', superseded_by: e.batchId });
+      }
+      return ids;
+    },
+
     insertRejects,
 
-    async publishInTrx(trx, batchId, c) {
+    async publishInTrx(trx, batchId, { counts: c, input, businessDate }) {
       await trx(BATCHES).where({ batch_id: batchId }).update({
         status: 'published',
+        source_name: input.name,
+        source_uri: input.uri,
+        file_size: input.size,
+        file_sha256: input.sha256,
+        business_date: businessDate,
         rows_read: c.rowsRead,
         rows_loaded: c.rowsLoaded,
         rows_rejected: c.rowsRejected,

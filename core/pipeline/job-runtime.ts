@@ -37,17 +37,30 @@ export async function loadJobMapping(job: JobDefinition): Promise<CompiledMappin
 /** Sinks by resolved connection URL; one pool per store per process. */
 export class SinkPool {
   readonly #sinks = new Map<string, Promise<Sink>>();
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    /** Only reads: a store that does not exist is an error, never created. @defaultValue false */
+    private readonly options: { readOnly?: boolean } = {},
+  ) {}
 
+  /** The job's connection URL from the environment (a relative file URL stays as written). */
   resolveUrl(job: JobDefinition): string {
     return resolveEnvRef(job.target.connection, this.env);
   }
 
-  get(job: JobDefinition): Promise<Sink> {
+  /** The URL as the sink opens it: relative file paths resolved against the job file's folder. */
+  async absoluteUrl(job: JobDefinition): Promise<string> {
     const url = this.resolveUrl(job);
+    const def = await getSinkForUrl(url);
+    return def.resolveUrl ? def.resolveUrl(url, job.baseDir) : url;
+  }
+
+  async get(job: JobDefinition): Promise<Sink> {
+    const url = await this.absoluteUrl(job);
     let sink = this.#sinks.get(url);
     if (!sink) {
-      sink = getSinkForUrl(url).then((def) => def.create(url, { redactedUrl: redactUrl(url) }));
+      const readOnly = this.options.readOnly ?? false;
+      sink = getSinkForUrl(url).then((def) => def.create(url, { redactedUrl: redactUrl(url), readOnly }));
       this.#sinks.set(url, sink);
     }
     return sink;
@@ -64,7 +77,7 @@ export async function createJobRuntime(job: JobDefinition, sinks: SinkPool): Pro
   const mapping = await loadJobMapping(job);
   const sourceDef = await getSource(job.source.connector);
   const parserDef = await getParser(job.format.parser);
-  const url = sinks.resolveUrl(job);
+  const url = await sinks.absoluteUrl(job);
   return {
     job,
     mapping,

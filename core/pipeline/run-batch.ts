@@ -7,6 +7,7 @@ import { Transform, type Readable } from 'node:stream';
 import {
   FILTERED,
   type BatchCounts,
+  type BatchRecord,
   type BatchTarget,
   type InputIdentity,
   type Reject,
@@ -45,6 +46,10 @@ export interface BatchSummary extends BatchCounts {
   readonly input: InputIdentity | null;
   /** For `skipped`: the batch that already loaded this content. */
   readonly duplicateOf?: string;
+  /** Nothing was done: the batch had been published before (the counts are that publish's). */
+  readonly alreadyPublished?: boolean;
+  /** Earlier deliveries of the same input name and business date that this batch replaced. */
+  readonly superseded?: readonly string[];
   readonly durationMs: number;
 }
 
@@ -61,6 +66,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
   const started = Date.now();
   const target: BatchTarget = {
     batchId: req.batchId,
+    job: job.name,
     table: job.target.table,
     mode: job.target.mode,
     columns: mapping.columns,
@@ -70,53 +76,51 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
   const sample: Reject[] = [];
   let input: InputIdentity | null = null;
 
-  try {
-    // ── extract: who is this input, and has it been loaded already?
-    await sink.ledger.ensure();
-    const previous = await sink.ledger.get(req.batchId);
-    if (previous?.status === 'published' && !req.rerun) {
-      log.info('batch already published; nothing to do');
-      await settle('published'); // a crash between commit and archiving left the input behind
-      return {
-        ...summaryOf(previous),
-        durationMs: Date.now() - started,
-        input: null,
-        table: job.target.table,
-      };
-    }
-    input = await source.identify(req.input);
-    if (!req.force) {
-      const dup = await sink.ledger.findPublishedByChecksum(job.name, input.sha256, req.batchId);
-      if (dup) {
-        const message = `same content (sha256 ${input.sha256.slice(0, 12)}…) was loaded by batch ${dup.batchId}`;
-        log.warn({ duplicateOf: dup.batchId }, `skipped: ${message}`);
-        await sink.ledger.start(startEntry(rt, req, input));
-        await sink.ledger.finish(req.batchId, 'skipped', { job: job.name, error: message });
-        await settle('skipped');
-        return { ...counts, ...base(), status: 'skipped', duplicateOf: dup.batchId };
-      }
-    }
-    await sink.ledger.start(startEntry(rt, req, input));
-    await sink.prepare(target);
-    log.info({ sha256: input.sha256, size: input.size }, 'batch started');
+  // ── claim: this attempt becomes the batch's only owner (its fence is checked again at publish)
+  await sink.ledger.ensure();
+  const claim = await sink.ledger.claim({
+    batchId: req.batchId,
+    job: job.name,
+    inputName: req.input,
+    mappingName: mapping.name,
+    mappingVersion: mapping.version,
+    targetTable: job.target.table,
+    forced: req.force ?? false,
+    rerun: req.rerun ?? false,
+  });
+  if (claim.kind === 'done') return alreadyDone(rt, req, at, claim.record, started);
+  const { fence } = claim;
 
-    // ── load: parse → map → buffer, flushing each chunk to the store with backpressure
+  try {
+    await sink.prepare(target);
+    const meta: Record<string, string> = {
+      batchId: req.batchId,
+      job: job.name,
+      fileName: req.input,
+      businessDate: businessDateOf(job, req.input, started),
+    };
+
+    // ── extract → decode → parse → validate + map → load, flushing each chunk with backpressure
+    const opened = await source.open(req.input, at.signal);
+    log.info({ uri: opened.uri, size: opened.size, fence }, 'batch started');
     const batch = await sink.begin(target);
+    let summary: BatchCounts;
     try {
       const hash = createHash('sha256');
-      const raw = await source.open(req.input);
-      const bytes = decompress(pipeWithErrors(raw, hashing(hash)), job.format.compression, req.input);
-      const meta: Record<string, string> = {
-        batchId: req.batchId,
-        job: job.name,
-        fileName: input.name,
-        businessDate: businessDateOf(job, input.name, started),
-      };
+      let bytesRead = 0;
+      const bytes = decompress(
+        pipeWithErrors(
+          opened.stream,
+          hashing(hash, (n) => (bytesRead += n)),
+        ),
+        job.format.compression,
+        req.input,
+      );
       const out = new Array<unknown>(mapping.columns.length);
       const { rejectLimit } = job.policy;
       const ctx = {
         fields: mapping.sourceFields,
-        fileName: input.name,
+        fileName: req.input,
         chunkSize: CHUNK_SIZE,
         encoding: job.format.encoding,
       };
@@ -128,14 +132,15 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       };
       let headerSeen = false;
       for await (const chunk of parser.parse(bytes, ctx)) {
-        if (chunk.meta) headerSeen = mergeHeader(meta, chunk.meta, job, input.name);
+        if (chunk.meta) headerSeen = mergeHeader(meta, chunk.meta, job, req.input);
         if (job.businessDate?.header !== undefined && !headerSeen && chunk.records.length > 0) {
           throw new NightjarError(
             'HEADER_INVALID',
-            `${input.name}: no header record to read the business date from`,
+            `${req.input}: no header record to read the business date from`,
           );
         }
         for (const issue of chunk.issues) {
+          counts.rowsRead++;
           reject({
             line: issue.line,
             raw: issue.raw,
@@ -144,9 +149,10 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         }
         const { records, lines, raws } = chunk;
         for (let i = 0; i < records.length; i++) {
+          counts.rowsRead++;
           const result = mapping.map(records[i]!, out, meta);
           if (result === null) {
-            batch.add(out, lines[i]!);
+            batch.add(out, lines[i]!, raws[i]!);
             counts.rowsLoaded++;
           } else if (result === FILTERED) {
             counts.rowsFiltered++;
@@ -154,7 +160,6 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
             reject({ line: lines[i]!, raw: raws[i]!, errors: result });
           }
         }
-        counts.rowsRead += chunk.issues.length + records.length;
         if (rejectLimit.count !== undefined && counts.rowsRejected > rejectLimit.count) {
           throw rejectLimitError(counts, `more than ${rejectLimit.count} rejected rows`);
         }
@@ -163,14 +168,14 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         at.onProgress?.({ ...counts });
       }
 
-      // ── reconcile: the bytes we loaded are the bytes we identified, and every row is accounted for
-      const digest = hash.digest('hex');
-      if (digest !== input.sha256) {
+      // ── reconcile: the bytes we loaded are all the bytes there were, and every row is accounted for
+      if (bytesRead !== opened.size) {
         throw new NightjarError(
           'INPUT_CHANGED',
-          `${input.name} changed while it was being read (sha256 ${digest} ≠ ${input.sha256})`,
+          `${req.input} changed while it was being read (${opened.size} bytes listed, ${bytesRead} read)`,
         );
       }
+      input = { name: req.input, uri: opened.uri, size: opened.size, sha256: hash.digest('hex') };
       if (counts.rowsRead !== counts.rowsLoaded + counts.rowsRejected + counts.rowsFiltered) {
         throw new NightjarError('INTERNAL', `counts do not reconcile: ${JSON.stringify(counts)}`);
       }
@@ -181,32 +186,60 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         }
       }
 
-      // ── publish: rows, rejects and ledger in one commit
-      await batch.publish(counts);
+      // ── publish: ownership check, rows, rejects, superseded deliveries and ledger in one commit
+      summary = await batch.publish({
+        counts,
+        fence,
+        input,
+        businessDate: meta.businessDate!,
+        dedupe: !req.force,
+        supersede: job.policy.redelivery === 'replace',
+      });
     } catch (err) {
       await batch.abort();
       throw err;
     }
-    log.info(counts, 'batch published');
+    log.info({ ...summary, sha256: input.sha256 }, 'batch published');
     await settle('published');
-    return { ...counts, ...base(), status: 'published' };
+    return { ...summary, ...base(), status: 'published' };
   } catch (thrown) {
     const err = at.signal?.aborted
       ? new NightjarError('INTERRUPTED', 'worker stopped during the batch', { cause: thrown })
       : classify(thrown);
+    if (err.code === 'OWNERSHIP_LOST') {
+      // Another attempt owns the batch now: touch nothing (no ledger write, no archive move).
+      log.warn({ fence }, `lost ownership of the batch: ${err.message}`);
+      throw err;
+    }
+    if (err.code === 'DUPLICATE_CONTENT') {
+      const dupOf = String(err.details.duplicateOf ?? '');
+      log.warn({ duplicateOf: dupOf }, `skipped: ${err.message}`);
+      const owned = await sink.ledger.finish(req.batchId, fence, 'skipped', {
+        error: err.message,
+        input,
+      });
+      if (!owned) throw lost(req.batchId, fence);
+      await settle('skipped');
+      return { ...counts, ...base(), rowsLoaded: 0, status: 'skipped', duplicateOf: dupOf };
+    }
     // An abandoned batch (worker shutdown) goes back to the queue; it is never dead.
     const dead = !at.signal?.aborted && (at.final || !err.retryable);
     log.error({ err, code: err.code, retryable: err.retryable, dead }, `batch failed: ${err.message}`);
+    let owned = true;
     try {
-      await sink.ledger.finish(req.batchId, dead ? 'dead' : 'retrying', {
-        job: job.name,
+      owned = await sink.ledger.finish(req.batchId, fence, dead ? 'dead' : 'retrying', {
         errorCode: err.code,
         error: err.message,
+        input,
         counts: { ...counts, rowsLoaded: 0 },
         rejects: sample,
       });
     } catch (ledgerErr) {
       log.error({ err: ledgerErr }, 'could not record the failure in the ledger');
+    }
+    if (!owned) {
+      log.warn({ fence }, 'lost ownership of the batch while failing; leaving it to its owner');
+      throw lost(req.batchId, fence);
     }
     if (dead) await settle('failed');
     throw err;
@@ -223,28 +256,71 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
   }
 
   async function settle(outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
-    try {
-      await source.settle?.(req.input, outcome);
-    } catch (err) {
-      log.warn({ err }, `could not settle input after ${outcome}`);
-    }
+    await settleInput(rt, req.input, outcome, log);
   }
 }
 
-function startEntry(
+function lost(batchId: string, fence: number): NightjarError {
+  return new NightjarError('OWNERSHIP_LOST', `batch ${batchId}: attempt ${fence} no longer owns the batch`);
+}
+
+async function settleInput(
+  rt: JobRuntime,
+  name: string,
+  outcome: 'published' | 'failed' | 'skipped',
+  log: Logger,
+): Promise<void> {
+  try {
+    await rt.source.settle?.(name, outcome);
+  } catch (err) {
+    log.warn({ err }, `could not settle input after ${outcome}`);
+  }
+}
+
+/**
+ * The batch id is published already. An input still there under this id is either left over (a crash
+ * between commit and archiving: settle it) or a corrected re-delivery that kept name, size and mtime:
+ * its bytes tell, so they are hashed, and new content runs as a batch of its own.
+ */
+async function alreadyDone(
   rt: JobRuntime,
   req: BatchRequest,
-  input: InputIdentity,
-): Parameters<JobRuntime['sink']['ledger']['start']>[0] {
-  return {
-    batchId: req.batchId,
-    job: rt.job.name,
-    input,
-    mappingName: rt.mapping.name,
-    mappingVersion: rt.mapping.version,
-    targetTable: rt.job.target.table,
-    forced: req.force ?? false,
+  at: BatchAttempt,
+  record: BatchRecord,
+  started: number,
+): Promise<BatchSummary> {
+  const log = at.logger.child({ job: rt.job.name, batchId: req.batchId, input: req.input });
+  const done: BatchSummary = {
+    ...summaryOf(record),
+    alreadyPublished: true,
+    durationMs: Date.now() - started,
+    input: null,
+    table: rt.job.target.table,
   };
+  let opened;
+  try {
+    opened = await rt.source.open(req.input, at.signal);
+  } catch (err) {
+    if (classify(err).code === 'INPUT_NOT_FOUND') {
+      log.info('batch already published; nothing to do');
+      return done;
+    }
+    throw err;
+  }
+  const hash = createHash('sha256');
+  for await (const chunk of opened.stream) hash.update(chunk as Buffer);
+  const sha256 = hash.digest('hex');
+  if (record.fileSha256 === null || sha256 === record.fileSha256) {
+    log.info('batch already published; settling its input');
+    await settleInput(rt, req.input, 'published', log);
+    return done;
+  }
+  const correction = `${req.batchId}-c${sha256.slice(0, 12)}`;
+  log.warn(
+    { correction, sha256, publishedSha256: record.fileSha256 },
+    'same name, size and mtime as a published batch but new content: loading it as a correction',
+  );
+  return runBatch(rt, { ...req, batchId: correction }, at);
 }
 
 function summaryOf(b: {
@@ -317,11 +393,12 @@ function rejectLimitError(counts: BatchCounts, what: string): NightjarError {
   );
 }
 
-/** Passes bytes through unchanged while hashing them. */
-function hashing(hash: ReturnType<typeof createHash>): Transform {
+/** Passes bytes through unchanged while hashing and counting them. */
+function hashing(hash: ReturnType<typeof createHash>, onBytes: (n: number) => void): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {
       hash.update(chunk);
+      onBytes(chunk.length);
       cb(null, chunk);
     },
   });

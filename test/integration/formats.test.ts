@@ -42,7 +42,7 @@ async function rows<T = Record<string, unknown>>(sql: string): Promise<T[]> {
 }
 
 async function rejects(): Promise<{ line: number; reason: string; raw: string }[]> {
-  return rows('SELECT line, reason, raw FROM nightjar_rejects ORDER BY line');
+  return rows('SELECT line::int AS line, reason, raw FROM nightjar_rejects ORDER BY line');
 }
 
 async function tableRows(table: string): Promise<number> {

@@ -112,7 +112,7 @@ describe('IBM i customer master → PostgreSQL', () => {
     // the rejects say why, per field
     const rejects = (
       await pg.knex.raw<{ rows: { line: number; errors: unknown }[] }>(
-        'SELECT line, errors FROM nightjar_rejects ORDER BY line',
+        'SELECT line::int AS line, errors FROM nightjar_rejects ORDER BY line',
       )
     ).rows;
     expect(rejects.map((r) => r.line)).toEqual([8, 9, 11, 12, 13]);

@@ -51,7 +51,7 @@ describe('a nightly CSV batch into PostgreSQL', () => {
         'SELECT line, reason, raw FROM nightjar_rejects ORDER BY line',
       )
     ).rows;
-    expect(rejects.map((r) => r.line)).toEqual([7, 8, 9]);
+    expect(rejects.map((r) => Number(r.line))).toEqual([7, 8, 9]);
     expect(rejects[0]!.reason).toMatch(/balance/);
     expect(rejects[1]!.reason).toMatch(/opened_on/);
     expect(rejects[2]!.reason).toMatch(/CUST_NO|customer_id/);

@@ -25,7 +25,7 @@ describe('job files', () => {
   it('loads the demo job, applies defaults and freezes it', async () => {
     const job = await loadJob(path.join(REPO, 'jobs/demo-customers.json'));
     expect(job.name).toBe('demo-customers');
-    expect(job.target.mode).toBe('append');
+    expect(job.target.mode).toBe('upsert');
     expect(job.format).toMatchObject({ parser: 'csv', encoding: 'utf-8' });
     expect(job.mapping.file).toBe(path.join(REPO, 'mappings/legacy-customers.mapping.json'));
     expect(job.schedule).toEqual({ cron: '30 2 * * *', timezone: 'Europe/Berlin' });
@@ -38,6 +38,7 @@ describe('job files', () => {
       attempts: 5,
       backoff: { type: 'exponential', delayMs: 5000 },
       rejectLimit: {},
+      redelivery: 'replace',
     });
   });
 

@@ -8,6 +8,9 @@ describe('environment settings', () => {
       NIGHTJAR_QUEUE_PREFIX: 'nightjar',
       NIGHTJAR_LOG_LEVEL: 'info',
       NIGHTJAR_LOCK_MS: 30_000,
+      NIGHTJAR_PG_STATEMENT_TIMEOUT_MS: 3_600_000,
+      NIGHTJAR_PG_LOCK_TIMEOUT_MS: 60_000,
+      NIGHTJAR_PG_IDLE_TX_TIMEOUT_MS: 300_000,
     });
     expect(readSettings({ NIGHTJAR_LOCK_MS: '2000', NIGHTJAR_LOG_LEVEL: '' })).toMatchObject({
       NIGHTJAR_LOCK_MS: 2000,

@@ -29,7 +29,7 @@ async function readInput(jobName: string, input: string): Promise<Outcome> {
   const source = (await getSource(job.source.connector)).create(job.source, { baseDir: job.baseDir });
   expect((await source.list()).map((r) => r.name)).toContain(input);
   const parser = (await getParser(job.format.parser)).create(job.format.options);
-  const bytes = decompress(await source.open(input), job.format.compression, input);
+  const bytes = decompress((await source.open(input)).stream, job.format.compression, input);
   const chunks: ParsedChunk[] = [];
   const out: Outcome = { records: [], lines: [], issues: [], meta: undefined };
   try {

@@ -9,8 +9,8 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type {
   BatchCounts,
   BatchRecord,
+  BatchStatus,
   BatchTarget,
-  InputIdentity,
   Ledger,
   Reject,
   Sink,
@@ -32,62 +32,75 @@ const BAD = (n: number): string => `${n},"Name ${n}",n${n}@example.com,oops,2020
 
 const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
 
-function memorySource(files: Record<string, string>, lie?: { sha256: string }): Source {
+function memorySource(files: Record<string, string>, lie?: { size: number }): Source {
   return {
     kind: 'memory',
     list: () => Promise.resolve([]),
-    identify: (name) =>
-      Promise.resolve<InputIdentity>({
-        name,
+    open: (name) => {
+      const body = files[name];
+      if (body === undefined)
+        return Promise.reject(new NightjarError('INPUT_NOT_FOUND', `${name} not found`));
+      return Promise.resolve({
+        stream: Readable.from([Buffer.from(body)]),
         uri: `memory://${name}`,
-        size: files[name]!.length,
-        sha256: lie?.sha256 ?? sha(files[name]!),
-      }),
-    open: (name) => Promise.resolve(Readable.from([Buffer.from(files[name]!)])),
+        size: lie?.size ?? Buffer.byteLength(body),
+        modifiedAt: new Date(0),
+      });
+    },
     close: () => Promise.resolve(),
   };
 }
 
+type LedgerRow = Partial<BatchRecord> & {
+  status: BatchStatus;
+  attempts: number;
+  rejects?: readonly Reject[];
+};
+
 interface Recorded {
-  rows: { values: unknown[]; line: number }[];
+  rows: { values: unknown[]; line: number; batchId: string }[];
   rejects: Reject[];
   published: BatchCounts[];
   aborted: number;
   begun: number;
-  ledger: Map<string, Partial<BatchRecord> & { status: string; rejects?: readonly Reject[] }>;
+  ledger: Map<string, LedgerRow>;
+  /** Called on every flush of every batch (to interleave a second attempt). */
+  onFlush?: (batchId: string) => Promise<void>;
 }
 
 function memorySink(rec: Recorded, failFlush?: () => Error | undefined): Sink {
   const ledger: Ledger = {
     ensure: () => Promise.resolve(),
     get: (id) => Promise.resolve(rec.ledger.get(id) as BatchRecord | undefined),
-    findPublishedByChecksum: (job, sha256, except) =>
-      Promise.resolve(
-        [...rec.ledger.entries()].find(
-          ([id, b]) => id !== except && b.status === 'published' && b.fileSha256 === sha256,
-        )?.[1] as BatchRecord | undefined,
-      ),
-    start: (e) => {
+    claim: (e) => {
       const prev = rec.ledger.get(e.batchId);
+      if (prev && ['published', 'superseded', 'skipped'].includes(prev.status) && !e.rerun) {
+        return Promise.resolve({ kind: 'done', record: prev as BatchRecord });
+      }
+      const fence = (prev?.attempts ?? 0) + 1;
       rec.ledger.set(e.batchId, {
         ...prev,
         batchId: e.batchId,
+        job: e.job,
+        sourceName: e.inputName,
         status: 'running',
-        fileSha256: e.input.sha256,
-        attempts: (prev?.attempts ?? 0) + 1,
+        attempts: fence,
       });
-      return Promise.resolve();
+      return Promise.resolve({ kind: 'claimed', fence });
     },
-    finish: (id, status, d) => {
+    finish: (id, fence, status, d) => {
+      const prev = rec.ledger.get(id);
+      if (!prev || prev.attempts !== fence || prev.status !== 'running') return Promise.resolve(false);
       rec.ledger.set(id, {
-        ...rec.ledger.get(id),
-        batchId: id,
+        ...prev,
         status,
         errorCode: d.errorCode ?? null,
         error: d.error ?? null,
+        ...(d.input ? { fileSha256: d.input.sha256 } : {}),
+        ...(d.counts ?? {}),
         ...(d.rejects ? { rejects: d.rejects } : {}),
       });
-      return Promise.resolve();
+      return Promise.resolve(true);
     },
     list: () => Promise.resolve([]),
     rejects: () => Promise.resolve([]),
@@ -103,24 +116,54 @@ function memorySink(rec: Recorded, failFlush?: () => Error | undefined): Sink {
       const rows: Recorded['rows'] = [];
       const rejects: Reject[] = [];
       return Promise.resolve({
-        add: (values, line) => void rows.push({ values: [...values], line }),
+        add: (values, line) => void rows.push({ values: [...values], line, batchId: target.batchId }),
         reject: (r) => void rejects.push(r),
         pending: 0,
-        flush: () => {
+        flush: async () => {
           const err = failFlush?.();
-          return err ? Promise.reject(err) : Promise.resolve();
+          if (err) throw err;
+          await rec.onFlush?.(target.batchId);
         },
-        publish: (counts) => {
+        publish: (req) => {
+          const own = rec.ledger.get(target.batchId);
+          if (!own || own.status !== 'running' || own.attempts !== req.fence) {
+            return Promise.reject(new NightjarError('OWNERSHIP_LOST', `fence ${req.fence} lost`));
+          }
+          if (req.dedupe) {
+            const dup = [...rec.ledger.entries()].find(
+              ([id, b]) =>
+                id !== target.batchId && b.status === 'published' && b.fileSha256 === req.input.sha256,
+            );
+            if (dup) {
+              return Promise.reject(
+                new NightjarError('DUPLICATE_CONTENT', 'same content', { details: { duplicateOf: dup[0] } }),
+              );
+            }
+          }
+          if (req.supersede) {
+            for (const [id, b] of rec.ledger) {
+              if (
+                id !== target.batchId &&
+                b.status === 'published' &&
+                b.sourceName === req.input.name &&
+                b.businessDate === req.businessDate
+              ) {
+                b.status = 'superseded';
+                rec.rows = rec.rows.filter((r) => r.batchId !== id);
+              }
+            }
+          }
           rec.rows.push(...rows);
           rec.rejects.push(...rejects);
-          rec.published.push(counts);
+          rec.published.push(req.counts);
           rec.ledger.set(target.batchId, {
-            ...rec.ledger.get(target.batchId),
+            ...own,
             status: 'published',
-            fileSha256: rec.ledger.get(target.batchId)?.fileSha256 ?? null,
-            ...counts,
+            fileSha256: req.input.sha256,
+            businessDate: req.businessDate,
+            ...req.counts,
           });
-          return Promise.resolve();
+          return Promise.resolve(req.counts);
         },
         abort: () => {
           rec.aborted++;
@@ -139,7 +182,7 @@ beforeEach(() => {
 async function runtime(
   files: Record<string, string>,
   policy: Partial<JobDefinition['policy']> = {},
-  opts: { lie?: { sha256: string }; failFlush?: () => Error | undefined } = {},
+  opts: { lie?: { size: number }; failFlush?: () => Error | undefined } = {},
 ): Promise<JobRuntime> {
   const mapping = await loadMapping(path.join(REPO, 'mappings/legacy-customers.mapping.json'));
   const job = {
@@ -150,7 +193,13 @@ async function runtime(
     format: { parser: 'csv', encoding: 'utf-8', compression: 'none', options: {} },
     mapping: { file: mapping.file },
     target: { connection: '${X}', table: 'customers', mode: 'append' },
-    policy: { attempts: 3, backoff: { type: 'fixed', delayMs: 0 }, rejectLimit: {}, ...policy },
+    policy: {
+      attempts: 3,
+      backoff: { type: 'fixed', delayMs: 0 },
+      rejectLimit: {},
+      redelivery: 'replace',
+      ...policy,
+    },
   } as JobDefinition;
   return {
     job,
@@ -182,6 +231,11 @@ describe('runBatch', () => {
     });
     expect(rec.published).toEqual([{ rowsRead: 3, rowsLoaded: 2, rowsRejected: 1, rowsFiltered: 0 }]);
     expect(rec.rows.map((r) => r.line)).toEqual([2, 4]);
+    expect(rec.ledger.get('b1')).toMatchObject({
+      status: 'published',
+      attempts: 1,
+      fileSha256: sha(HEADER + GOOD(1) + BAD(2) + GOOD(3)),
+    });
     expect(rec.rows[0]!.values).toEqual([1, 'Name 1', 'n1@example.com', '1.10', '2020-01-01', 'A', 'EU']);
     expect(rec.rejects).toHaveLength(1);
     expect(rec.rejects[0]).toMatchObject({
@@ -220,8 +274,8 @@ describe('runBatch', () => {
     });
   });
 
-  it('refuses to publish bytes that differ from the identified input', async () => {
-    const rt = await runtime({ 'a.csv': HEADER + GOOD(1) }, {}, { lie: { sha256: '0'.repeat(64) } });
+  it('refuses to publish when the bytes read are not the size the source listed', async () => {
+    const rt = await runtime({ 'a.csv': HEADER + GOOD(1) }, {}, { lie: { size: 3 } });
     await expect(runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt())).rejects.toMatchObject({
       code: 'INPUT_CHANGED',
       retryable: true,
@@ -235,11 +289,12 @@ describe('runBatch', () => {
     const rt = await runtime({ 'a.csv': body, 'copy.csv': body });
     await runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt());
     const s = await runBatch(rt, { batchId: 'b2', input: 'copy.csv' }, attempt());
-    expect(s).toMatchObject({ status: 'skipped', duplicateOf: 'b1' });
-    expect(rec.begun).toBe(1);
+    expect(s).toMatchObject({ status: 'skipped', duplicateOf: 'b1', rowsLoaded: 0 });
+    expect(rec.rows).toHaveLength(1);
+    expect(rec.ledger.get('b2')).toMatchObject({ status: 'skipped', fileSha256: sha(body) });
     const forced = await runBatch(rt, { batchId: 'b3', input: 'copy.csv', force: true }, attempt());
     expect(forced.status).toBe('published');
-    expect(rec.begun).toBe(2);
+    expect(rec.rows).toHaveLength(2);
   });
 
   it('does nothing for a batch that is already published, unless it is an operator’s re-run', async () => {
@@ -247,9 +302,11 @@ describe('runBatch', () => {
     await runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt());
     await expect(runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt())).resolves.toMatchObject({
       status: 'published',
+      alreadyPublished: true,
       rowsLoaded: 1,
     });
     expect(rec.begun).toBe(1);
+    expect(rec.ledger.get('b1')!.attempts).toBe(1);
     await runBatch(rt, { batchId: 'b1', input: 'a.csv', rerun: true }, attempt());
     expect(rec.begun).toBe(2);
   });
@@ -281,5 +338,70 @@ describe('runBatch', () => {
     ).rejects.toThrow();
     expect(rec.ledger.get('b1')).toMatchObject({ status: 'dead' });
     expect(rec.aborted).toBe(2);
+  });
+
+  it('a stalled attempt that lost the batch to a newer one publishes nothing and writes nothing', async () => {
+    const rt = await runtime({ 'a.csv': HEADER + GOOD(1) + GOOD(2) });
+    let tookOver: Promise<unknown> | undefined;
+    rec.onFlush = (batchId) => {
+      if (tookOver || batchId !== 'b1') return Promise.resolve();
+      // While attempt 1 is mid-batch, attempt 2 (another worker) claims the batch and publishes it.
+      rec.onFlush = undefined;
+      tookOver = runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt({ attempt: 2 }));
+      return tookOver.then(() => undefined);
+    };
+    const err = await runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'OWNERSHIP_LOST' });
+    await expect(tookOver).resolves.toMatchObject({ status: 'published', rowsLoaded: 2 });
+    expect(rec.published).toHaveLength(1);
+    expect(rec.rows).toHaveLength(2);
+    expect(rec.ledger.get('b1')).toMatchObject({ status: 'published', attempts: 2 });
+  });
+
+  it('counts an attempt when it starts, even when it fails before reading anything', async () => {
+    const rt = await runtime({});
+    await expect(runBatch(rt, { batchId: 'b1', input: 'gone.csv' }, attempt())).rejects.toMatchObject({
+      code: 'INPUT_NOT_FOUND',
+    });
+    await expect(runBatch(rt, { batchId: 'b1', input: 'gone.csv' }, attempt())).rejects.toThrow();
+    expect(rec.ledger.get('b1')).toMatchObject({ status: 'dead', attempts: 2 });
+  });
+
+  it('keeps the counts and rejects of the last chunk of a failed attempt', async () => {
+    const rt = await runtime(
+      { 'a.csv': HEADER + GOOD(1) + BAD(2) + GOOD(3) },
+      {},
+      { failFlush: () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) },
+    );
+    await expect(runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt())).rejects.toThrow();
+    expect(rec.ledger.get('b1')).toMatchObject({ status: 'retrying', rowsRead: 3, rowsRejected: 1 });
+    expect(rec.ledger.get('b1')!.rejects).toHaveLength(1);
+  });
+
+  it('a corrected re-delivery with the same name, size and mtime replaces the published rows', async () => {
+    const files = { 'a.csv': HEADER + GOOD(1) + GOOD(2) };
+    const rt = await runtime(files);
+    await runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt());
+    files['a.csv'] = HEADER + GOOD(1) + GOOD(3); // same length, new content
+    const s = await runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt());
+    expect(s.status).toBe('published');
+    expect(s.batchId).toMatch(/^b1-c[0-9a-f]{12}$/);
+    expect(rec.rows.map((r) => r.values[0])).toEqual([1, 3]);
+    expect(rec.ledger.get('b1')).toMatchObject({ status: 'superseded' });
+    // …and the same corrected file again is a no-op.
+    await expect(runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt())).resolves.toMatchObject({
+      alreadyPublished: true,
+    });
+    expect(rec.published).toHaveLength(2);
+  });
+
+  it('with redelivery "append", new content under a published name loads beside the old rows', async () => {
+    const files = { 'a.csv': HEADER + GOOD(1) };
+    const rt = await runtime(files, { redelivery: 'append' });
+    await runBatch(rt, { batchId: 'b1', input: 'a.csv' }, attempt());
+    files['a.csv'] = HEADER + GOOD(2);
+    await runBatch(rt, { batchId: 'b2', input: 'a.csv' }, attempt());
+    expect(rec.rows.map((r) => r.values[0])).toEqual([1, 2]);
+    expect(rec.ledger.get('b1')).toMatchObject({ status: 'published' });
   });
 });

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -106,18 +105,15 @@ describe('local source: listing', () => {
 });
 
 describe('local source: reading', () => {
-  it('identifies an input by size and SHA-256 and opens its bytes', async () => {
+  it('opens an input: its bytes, size, mtime and location', async () => {
     await put('orders_1.csv', 'a,b\n1,2\n');
     const s = source();
-    const id = await s.identify('orders_1.csv');
-    expect(id).toMatchObject({
-      name: 'orders_1.csv',
-      size: 8,
-      sha256: createHash('sha256').update('a,b\n1,2\n').digest('hex'),
-    });
-    expect(id.uri).toMatch(/^file:\/\/.*\/in\/orders_1\.csv$/);
+    const opened = await s.open('orders_1.csv');
+    expect(opened).toMatchObject({ size: 8 });
+    expect(opened.modifiedAt).toBeInstanceOf(Date);
+    expect(opened.uri).toMatch(/^file:\/\/.*\/in\/orders_1\.csv$/);
     const parts: Buffer[] = [];
-    for await (const c of await s.open('orders_1.csv')) parts.push(c as Buffer);
+    for await (const c of opened.stream) parts.push(c as Buffer);
     expect(Buffer.concat(parts).toString()).toBe('a,b\n1,2\n');
   });
 
@@ -127,11 +123,9 @@ describe('local source: reading', () => {
     const s = source();
     for (const bad of ['../outside.csv', '/etc/passwd', 'a/b.csv', 'a\\b.csv', '', '.', '..', 'x\0.csv']) {
       expect(await failure(s.open(bad)), bad).toBe('INPUT_UNSAFE');
-      expect(await failure(s.identify(bad)), bad).toBe('INPUT_UNSAFE');
       expect(await failure(s.settle!(bad, 'published')), bad).toBe('INPUT_UNSAFE');
     }
     expect(await failure(s.open('orders_link.csv'))).toBe('INPUT_UNSAFE');
-    expect(await failure(s.identify('orders_link.csv'))).toBe('INPUT_UNSAFE');
     expect(await failure(s.open('orders_missing.csv'))).toBe('INPUT_NOT_FOUND');
   });
 });
