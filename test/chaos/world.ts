@@ -141,7 +141,7 @@ export async function createWorld(o: WorldOptions): Promise<World> {
     ),
   );
   const job = await loadJob(jobFile);
-  const { refs } = await inputsFor(job);
+  const refs = await inputsFor(job);
   if (refs.length !== 1) throw new Error(`expected one input in ${inDir}, found ${refs.length}`);
   const ref = refs[0]!;
   const batchId = batchIdFor(JOB, ref);
