@@ -111,6 +111,17 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError('worker shutting down; batch handed back to the queue');
       }
+      if (err.details.beforeClaim === true && err.retryable && token) {
+        // The store could not even be asked (down, restarting, busy): no attempt started, none is
+        // spent; the batch waits with a growing delay (at most a minute) until the store answers.
+        const delay = Math.min(60_000, 1000 * 2 ** Math.min(job.attemptsStarted, 6));
+        logger.warn(
+          { job: data.job, batchId: data.batchId, code: err.code, delay },
+          'store unavailable; batch waits',
+        );
+        await job.moveToDelayed(Date.now() + delay, token);
+        throw new DelayedError(`${err.code}: ${err.message} (waiting ${delay} ms)`);
+      }
       if (!err.retryable || final) {
         await dead.add(
           data.job,

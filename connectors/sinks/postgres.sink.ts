@@ -18,7 +18,7 @@ import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
 import type { BatchTarget, Sink, SinkBatch, StoreValueLimits, TargetColumn } from '../../core/contracts.js';
 import type { SinkDefinition } from '../../core/contracts.js';
-import { knexLog, prepareTable, txConnection, withConnection } from './table.js';
+import { commit, knexLog, prepareTable, txConnection, withConnection } from './table.js';
 import { appendKeyed, claimPublish, deleteBatches, RAW_COLUMN } from './publish-steps.js';
 import { NightjarError } from '../../core/errors.js';
 import { readSettings } from '../../core/config/settings.js';
@@ -237,7 +237,7 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
         };
         await ledger.insertRejects(trx, target.batchId, rejects.chunks());
         await ledger.publishInTrx(trx, target.batchId, { ...req, counts });
-        await trx.commit();
+        await commit(trx);
         await rejects.dispose();
         return counts;
       },

@@ -12,7 +12,7 @@ import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
 import type { BatchTarget, Sink, SinkBatch } from '../../core/contracts.js';
 import type { SinkDefinition } from '../../core/contracts.js';
-import { knexLog, prepareTable, txConnection, withConnection } from './table.js';
+import { commit, knexLog, prepareTable, txConnection, withConnection } from './table.js';
 import { RejectSpool } from './reject-spool.js';
 import { appendKeyed, claimPublish, deleteBatches, RAW_COLUMN } from './publish-steps.js';
 
@@ -151,7 +151,7 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
           };
           await ledger.insertRejects(trx, target.batchId, rejects.chunks());
           await ledger.publishInTrx(trx, target.batchId, { ...req, counts });
-          await trx.commit();
+          await commit(trx);
           await rejects.dispose();
           return counts;
         },

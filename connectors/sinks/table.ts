@@ -29,6 +29,16 @@ export async function txConnection<T>(trx: Knex.Transaction): Promise<T> {
   return client.acquireConnection();
 }
 
+/**
+ * Commits and reports whether the COMMIT really succeeded. knex's `trx.commit()` resolves even when the
+ * COMMIT fails (the error only reaches the transaction's own promise), and a lost COMMIT reported as a
+ * publish would lose a batch: the error is rethrown here, and the attempt fails and retries.
+ */
+export async function commit(trx: Knex.Transaction): Promise<void> {
+  await trx.commit();
+  await trx.executionPromise;
+}
+
 /** Runs `use` on a pooled driver connection of its own (outside any transaction). */
 export async function withConnection<C, T>(knex: Knex, use: (conn: C) => Promise<T> | T): Promise<T> {
   const client = knex.client as { acquireConnection(): Promise<C>; releaseConnection(c: C): Promise<void> };

@@ -9,6 +9,7 @@ import {
   type BatchCounts,
   type BatchRecord,
   type BatchTarget,
+  type Claim,
   type InputIdentity,
   type Reject,
 } from '../contracts.js';
@@ -78,17 +79,28 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
   let input: InputIdentity | null = null;
 
   // ── claim: this attempt becomes the batch's only owner (its fence is checked again at publish)
-  await sink.ledger.ensure();
-  const claim = await sink.ledger.claim({
-    batchId: req.batchId,
-    job: job.name,
-    inputName: req.input,
-    mappingName: mapping.name,
-    mappingVersion: mapping.version,
-    targetTable: job.target.table,
-    forced: req.force ?? false,
-    rerun: req.rerun ?? false,
-  });
+  let claim: Claim;
+  try {
+    await sink.ledger.ensure();
+    claim = await sink.ledger.claim({
+      batchId: req.batchId,
+      job: job.name,
+      inputName: req.input,
+      mappingName: mapping.name,
+      mappingVersion: mapping.version,
+      targetTable: job.target.table,
+      forced: req.force ?? false,
+      rerun: req.rerun ?? false,
+    });
+  } catch (thrown) {
+    // Nothing started: the store is down or busy. Not an attempt; the caller may wait and come back.
+    const err = classify(thrown);
+    log.warn({ err, code: err.code }, `could not claim the batch: ${err.message}`);
+    throw new NightjarError(err.code, err.message, {
+      cause: thrown,
+      details: { ...err.details, beforeClaim: true },
+    });
+  }
   if (claim.kind === 'done') return alreadyDone(rt, req, at, claim.record, started);
   const { fence } = claim;
 

@@ -138,7 +138,7 @@ describe('worker lifecycle', () => {
       { batch_id: 'evil-2', error_code: 'INPUT_UNSAFE' },
     ]);
     const dead = await h.dead.getJob('evil-3');
-    expect(dead?.data).toMatchObject({ job: 'nope', errorCode: 'CONFIG_INVALID' });
+    expect(dead?.data).toMatchObject({ job: 'nope', errorCode: 'JOB_UNKNOWN' });
     expect(dead?.data.error).toContain('this worker has no job named "nope"');
   });
 });
