@@ -49,10 +49,10 @@ export function wallClock(
 function instantOf(tz: TimeZone, wallMs: number): number {
   const r = tz.toUtc(wallMs);
   if (typeof r === 'number') return r;
-  for (const gap of [1_800_000, 3_600_000, 7_200_000]) {
-    const later = tz.toUtc(wallMs + gap);
-    if (typeof later === 'number') return later; // = the skipped time at the offset before the change
-  }
+  // A skipped wall time is read with the offset in force before the change (02:30 → 03:30 CEST).
+  const before = wallMs - 3 * 3_600_000;
+  const at = tz.toUtc(before);
+  if (typeof at === 'number') return wallMs - (before - at);
   throw new NightjarError(
     'CONFIG_INVALID',
     `${tz.name}: cannot place wall time ${new Date(wallMs).toISOString()}`,

@@ -322,7 +322,6 @@ export interface Sink {
 
 // ───────────────────────────── Ledger ─────────────────────────────
 
-
 /**
  * `superseded`: published once, then replaced by a corrected delivery of the same input name and
  * business date (its rows were removed in the corrected batch's publish transaction).

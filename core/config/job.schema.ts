@@ -40,9 +40,8 @@ export const jobSchema = {
           type: 'integer',
           minimum: -31,
           maximum: 31,
-          default: 0,
           description:
-            "A run's business date is its slot's date in `timezone` plus this many days (`-1`: the day before).",
+            "A run's business date is its slot's date in `timezone` plus this many days (`-1`: the day before). Default 0.",
         },
       },
     },
