@@ -214,8 +214,25 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
   );
   worker.on('error', (err) => logger.error({ err }, 'run worker error'));
   worker.on('failed', (job, err) => {
-    if (job && job.attemptsMade >= (job.opts.attempts ?? 1))
-      logger.error({ err, runId: job.data.runId }, 'run step failed for good');
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
+    logger.error({ err, runId: job.data.runId }, 'run step failed for good');
+    // A run whose scan or finish gave up is `failed` in the ledger, never `running` forever.
+    const def = jobs.get(job.data.job);
+    if (def) {
+      ledgerOf(def)
+        .then((l) =>
+          l.runs.finish(job.data.runId, 'failed', {
+            batchesTotal: job.data.batchIds?.length ?? 0,
+            batchesSucceeded: 0,
+            batchesFailed: 0,
+            rowsLoaded: 0,
+            error: `${job.name}: ${err.message}`.slice(0, 4000),
+          }),
+        )
+        .catch((e: unknown) =>
+          logger.error({ err: e, runId: job.data.runId }, 'could not record the failed run'),
+        );
+    }
   });
 
   return {
