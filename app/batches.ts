@@ -2,13 +2,13 @@
  * Batches: list a job's inputs, enqueue one batch per input, wait for outcomes, re-run a batch, and
  * read batches and rejects from the ledgers. Inputs and outputs are plain data.
  */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { BatchCounts, BatchRecord, InputRef, Reject } from '../core/contracts.js';
 import { NightjarError } from '../core/errors.js';
-import { listInputs } from '../core/pipeline/inputs.js';
+import { getSource } from '../connectors/registry.js';
+import { listInputs, sourceOptionsFor } from '../core/pipeline/inputs.js';
 import type { BatchSummary } from '../core/pipeline/run-batch.js';
 import { BATCH_QUEUE, batchIdFor, enqueueBatch, requeueBatch, type BatchJobData } from '../workers/queue.js';
 import { jobNamed, withQueues, type AppContext } from './context.js';
@@ -33,26 +33,28 @@ export interface Enqueued {
   input: string;
 }
 
-/** Inputs of a job: the one `file`, or every ready input of its source (for a business date). */
+/**
+ * Inputs of a job: every ready input of its source (for a business date), or the one `file`, staged
+ * into the source first (queue payloads name inputs of the job's own source, never paths on this machine).
+ */
 export async function inputsFor(
   job: JobDefinition,
   opts: { file?: string; businessDate?: string } = {},
-): Promise<{ refs: InputRef[]; inputDir?: string }> {
-  if (opts.file) {
-    const abs = path.resolve(opts.file);
-    let st;
-    try {
-      st = await stat(abs);
-    } catch {
-      throw new NightjarError('INPUT_NOT_FOUND', `--file ${opts.file}: no such file`);
+): Promise<InputRef[]> {
+  if (!opts.file) return listInputs(job, opts.businessDate);
+  const def = await getSource(job.source.connector);
+  const source = def.create(sourceOptionsFor(job), { baseDir: job.baseDir });
+  try {
+    if (!source.stage) {
+      throw new NightjarError(
+        'CONFIG_INVALID',
+        `--file: the ${source.kind} source of job ${job.name} cannot take files from here; put ${path.basename(opts.file)} where the source reads it, then run without --file`,
+      );
     }
-    if (!st.isFile()) throw new NightjarError('INPUT_UNSAFE', `--file ${opts.file}: not a regular file`);
-    return {
-      refs: [{ name: path.basename(abs), size: st.size, modifiedAt: st.mtime }],
-      inputDir: path.dirname(abs),
-    };
+    return [await source.stage(path.resolve(opts.file), path.basename(opts.file))];
+  } finally {
+    await source.close();
   }
-  return { refs: await listInputs(job, opts.businessDate) };
 }
 
 export interface EnqueueRequest {
@@ -68,7 +70,7 @@ export interface EnqueueRequest {
 /** One batch per ready input (or the given file); the same input is the same batch. */
 export async function enqueueJob(ctx: AppContext, req: EnqueueRequest): Promise<Enqueued[]> {
   const job = jobNamed(ctx, req.job);
-  const { refs, inputDir } = await inputsFor(job, {
+  const refs = await inputsFor(job, {
     ...(req.file ? { file: req.file } : {}),
     ...(req.businessDate ? { businessDate: req.businessDate } : {}),
   });
@@ -79,7 +81,6 @@ export async function enqueueJob(ctx: AppContext, req: EnqueueRequest): Promise<
       await enqueueBatch(q.batches, job, {
         batchId,
         input: ref.name,
-        ...(inputDir ? { inputDir } : {}),
         force: req.force ?? false,
         rerun: false,
         requestedBy: req.requestedBy ?? 'cli',

@@ -26,13 +26,15 @@ export const RETENTION = {
   deadLetterMs: 90 * 24 * 3600 * 1000,
 } as const;
 
-/** What a BullMQ job carries: names, never secrets. */
+/** What a BullMQ job carries: names, never secrets or paths a worker would follow. */
 export interface BatchJobData {
   readonly job: string;
   readonly batchId: string;
+  /**
+   * Input name within the job's own source (a file staged there by `run --file` included). Never a
+   * path: the source re-validates it before reading anything.
+   */
   readonly input: string;
-  /** Absolute folder of a file handed in with `run --file` (read with the local source); else the job's source. */
-  readonly inputDir?: string;
   readonly force: boolean;
   readonly rerun: boolean;
   readonly requestedBy: 'cli' | 'scheduler' | 'operator';

@@ -26,7 +26,10 @@ export function registerRunCommand(program: Command): void {
     .command('run')
     .description('enqueue one batch per ready input of a job (or the given --file)')
     .argument('<job>', 'job name (in the jobs folder) or path to a job file')
-    .option('--file <path>', 'load this file instead of listing the job’s source')
+    .option(
+      '--file <path>',
+      'load this file: it is staged (copied) into the job’s source under its own name, then enqueued',
+    )
     .option('--force', 'load even if the same content was loaded before (makes a new batch)', false)
     .option('--wait', 'wait for the batches to finish, showing progress and the summary', false)
     .option('--with-worker', 'run a worker in this process while waiting (implies --wait)', false)

@@ -9,6 +9,7 @@ import { redactUrl, resolveEnvRef } from '../config/env.js';
 import { NightjarError } from '../errors.js';
 import { loadMapping } from '../mapping/load-mapping.js';
 import { sourceOptionsFor } from './inputs.js';
+import { boundParser } from './limits.js';
 
 export interface JobRuntime {
   readonly job: JobDefinition;
@@ -83,7 +84,7 @@ export async function createJobRuntime(job: JobDefinition, sinks: SinkPool): Pro
     job,
     mapping,
     source: sourceDef.create(sourceOptionsFor(job), { baseDir: job.baseDir }),
-    parser: parserDef.create(job.format.options),
+    parser: boundParser(parserDef.create(job.format.options)),
     sink: await sinks.get(job),
     targetUrl: redactUrl(url),
   };

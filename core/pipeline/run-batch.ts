@@ -124,6 +124,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         ),
         job.format.compression,
         req.input,
+        job.policy.limits,
       );
       const out = new Array<unknown>(mapping.columns.length);
       const unstorable = compileStorableGuard(mapping.columns, sink.valueLimits);
@@ -133,6 +134,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         fileName: req.input,
         chunkSize: CHUNK_SIZE,
         encoding: job.format.encoding,
+        limits: job.policy.limits,
       };
 
       const reject = (r: Reject): void => {
