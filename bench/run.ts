@@ -14,7 +14,9 @@ import knexFactory from 'knex';
 import { Redis } from 'ioredis';
 import { loadJob } from '../core/config/load-job.js';
 import { createBatchQueue } from '../workers/queue.js';
-import { enqueueJob, waitForBatches } from '../cli/commands/run.js';
+import { enqueueJob, waitForBatches } from '../app/batches.js';
+import { SinkPool } from '../core/pipeline/job-runtime.js';
+import { createLogger } from '../core/logger.js';
 import { generateLegacyCsv } from './generate.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -89,15 +91,18 @@ async function main(): Promise<void> {
   process.env.BENCH_PG_URL_SCHEMA = url;
   const redis = new Redis(REDIS, { maxRetriesPerRequest: null });
   const queue = createBatchQueue(redis, prefix);
+  const sinks = new SinkPool();
+  const app = { redis, prefix, jobs: [job], sinks, logger: createLogger({ level: 'warn' }) };
   const t0 = process.hrtime.bigint();
-  const batches = await enqueueJob(queue, job, {});
-  const [outcome] = await waitForBatches(redis, prefix, queue, job, batches);
+  const batches = await enqueueJob(app, { job: job.name });
+  const [outcome] = await waitForBatches(app, job.name, batches);
   const nightjarSec = Number(process.hrtime.bigint() - t0) / 1e9;
   const status = await readFile(`/proc/${worker.pid}/status`, 'utf8').catch(() => '');
   const peakKb = Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
   worker.kill('SIGTERM');
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close();
+  await sinks.close();
   redis.disconnect();
   if (!outcome || outcome.status !== 'published')
     throw new Error(`bench batch did not publish: ${JSON.stringify(outcome)}`);

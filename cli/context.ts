@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import { listJobFiles, loadJob, type JobDefinition } from '../core/config/load-job.js';
 import { NightjarError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
+import { SinkPool } from '../core/pipeline/job-runtime.js';
+import type { AppContext } from '../app/context.js';
 import { queueSettings, redisConnection } from '../workers/queue.js';
 
 export interface GlobalOptions {
@@ -97,4 +99,35 @@ export function table(rows: readonly Record<string, unknown>[], columns?: readon
     fmt(widths.map((w) => '-'.repeat(w))),
     ...rows.map((r) => fmt(cols.map((c) => cell(r[c])))),
   ].join('\n');
+}
+
+/** Who is asking, for the ledger's audit trail: `$NIGHTJAR_ACTOR`, else the OS user. */
+export function actor(env: NodeJS.ProcessEnv = process.env): string {
+  return env.NIGHTJAR_ACTOR ?? env.USER ?? env.USERNAME ?? 'operator';
+}
+
+/**
+ * The use-case context for a command. `redis: false` for commands that only read ledgers (a lazy
+ * connection that never connects unless used); `readOnly` opens stores without creating anything.
+ */
+export async function openApp(
+  jobs: readonly JobDefinition[],
+  opts: { redis?: boolean; readOnly?: boolean } = {},
+): Promise<{ ctx: AppContext; close: () => Promise<void> }> {
+  const { redis, prefix } =
+    opts.redis === false
+      ? {
+          redis: new Redis(queueSettings().redisUrl, { lazyConnect: true, maxRetriesPerRequest: null }),
+          prefix: queueSettings().prefix,
+        }
+      : await connectRedis();
+  const sinks = new SinkPool(process.env, { readOnly: opts.readOnly ?? false });
+  const ctx: AppContext = { redis, prefix, jobs, sinks, logger: cliLogger() };
+  return {
+    ctx,
+    async close() {
+      await sinks.close();
+      redis.disconnect();
+    },
+  };
 }

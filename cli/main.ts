@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { isNightjarError } from '../core/errors.js';
 import { registerBatchCommands } from './commands/batches.js';
+import { registerDeadLetterCommands } from './commands/dlq.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerMappingCommands } from './commands/mapping.js';
 import { registerQueryCommand } from './commands/query.js';
@@ -21,6 +22,7 @@ registerWorkerCommand(program);
 registerBatchCommands(program);
 registerValidateCommand(program);
 registerScheduleCommand(program);
+registerDeadLetterCommands(program);
 registerQueryCommand(program);
 registerMappingCommands(program);
 registerDemoCommand(program);

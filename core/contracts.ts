@@ -5,6 +5,7 @@
  * Hot-path rule: records travel in chunks of arrays (never one object or one promise per record).
  */
 import type { Readable } from 'node:stream';
+import type { RunLedger } from './ledger/runs.ledger.js';
 
 // ───────────────────────────── Source ─────────────────────────────
 
@@ -435,6 +436,8 @@ export interface Ledger {
   ): Promise<boolean>;
   list(filter?: { job?: string; limit?: number }): Promise<BatchRecord[]>;
   rejects(batchId: string, limit?: number): Promise<Reject[]>;
+  /** Runs and the operators' audit trail (`nightjar_runs`, `nightjar_audit`), where the store keeps them. */
+  readonly runs?: RunLedger;
 }
 
 // ───────────────────────────── Connector definitions ─────────────────────────────

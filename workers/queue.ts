@@ -3,7 +3,7 @@
  * connection string or any other secret (workers resolve those from their own environment).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { InputRef } from '../core/contracts.js';
@@ -12,6 +12,19 @@ import { readSettings } from '../core/config/settings.js';
 
 export const BATCH_QUEUE = 'nightjar-batches';
 export const DEAD_LETTER_QUEUE = 'nightjar-dead';
+/** Runs: a `scan` job per run (lists inputs, waits for late ones) and a `finish` job, parent of the batches. */
+export const RUN_QUEUE = 'nightjar-runs';
+
+/**
+ * How long Redis keeps finished jobs. The ledger in the target store is the system of record; these
+ * only bound Redis memory (a trimmed job is still in `nightjar_batches` / `nightjar_runs`).
+ */
+export const RETENTION = {
+  completed: { age: 7 * 24 * 3600, count: 10_000 },
+  failed: { age: 30 * 24 * 3600 },
+  /** Dead letters older than this are pruned by the scheduler (their batches stay `dead` in the ledger). */
+  deadLetterMs: 90 * 24 * 3600 * 1000,
+} as const;
 
 /** What a BullMQ job carries: names, never secrets or paths a worker would follow. */
 export interface BatchJobData {
@@ -26,9 +39,31 @@ export interface BatchJobData {
   readonly rerun: boolean;
   readonly requestedBy: 'cli' | 'scheduler' | 'operator';
   readonly requestedAt: string;
+  /** The run that made this batch, if any. */
+  readonly runId?: string;
+  /** The run's business date (YYYYMMDD): `$meta.businessDate` unless the job reads it from the input. */
+  readonly businessDate?: string;
+  /** A planned extract window (record sources); opaque to the queue. */
+  readonly window?: unknown;
 }
 
+/** What a run's `scan` and `finish` jobs carry. */
+export interface RunJobData {
+  readonly runId: string;
+  readonly job: string;
+  readonly slot: string;
+  readonly businessDate: string;
+  readonly trigger: 'schedule' | 'manual' | 'backfill' | 'catch-up';
+  readonly requestedBy: string;
+  /** Wait for inputs until then (ISO 8601); after it, a run without inputs is `missing`. */
+  readonly arrivalBy?: string;
+  /** `finish` only: every batch of the run (children and batches another run had queued already). */
+  readonly batchIds?: readonly string[];
+}
+
+/** A dead letter: a batch that failed for good, or (`kind: 'run'`) a run whose input never arrived. */
 export interface DeadLetterData extends BatchJobData {
+  readonly kind?: 'batch' | 'run';
   readonly errorCode: string;
   readonly error: string;
   readonly attempts: number;
@@ -74,13 +109,34 @@ export function jobOptions(job: JobDefinition, batchId: string): JobsOptions {
     jobId: batchId,
     attempts,
     backoff: { type: backoff.type, delay: backoff.delayMs },
-    removeOnComplete: { age: 7 * 24 * 3600, count: 10_000 },
-    removeOnFail: { age: 30 * 24 * 3600 },
+    removeOnComplete: RETENTION.completed,
+    removeOnFail: RETENTION.failed,
   };
 }
 
+/** BullMQ job ids may not contain `:`; run ids do (`job@2026-11-24T01:30Z`). */
+export function runJobId(runId: string, step: 'scan' | 'finish'): string {
+  return `${runId.replaceAll(':', '')}.${step}`;
+}
+
+export function createRunQueue(connection: ConnectionOptions, prefix: string): Queue<RunJobData> {
+  return new Queue<RunJobData>(RUN_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: { removeOnComplete: RETENTION.completed, removeOnFail: RETENTION.failed },
+  });
+}
+
+export function createFlowProducer(connection: ConnectionOptions, prefix: string): FlowProducer {
+  return new FlowProducer({ connection, prefix });
+}
+
 export function createBatchQueue(connection: ConnectionOptions, prefix: string): Queue<BatchJobData> {
-  return new Queue<BatchJobData>(BATCH_QUEUE, { connection, prefix });
+  return new Queue<BatchJobData>(BATCH_QUEUE, {
+    connection,
+    prefix,
+    defaultJobOptions: { removeOnComplete: RETENTION.completed, removeOnFail: RETENTION.failed },
+  });
 }
 
 export function createDeadLetterQueue(connection: ConnectionOptions, prefix: string): Queue<DeadLetterData> {
@@ -88,39 +144,43 @@ export function createDeadLetterQueue(connection: ConnectionOptions, prefix: str
 }
 
 /**
- * Runs a batch again: a failed (dead) BullMQ job is retried in place (as Bull Board's retry does); a
- * finished or forgotten one is enqueued anew with `rerun`, which replaces the batch's own rows.
- * Returns what happened.
+ * Runs a batch again. A failed (dead) BullMQ job is replaced by a fresh one with the same payload and
+ * a fresh attempt count (also when it was a run's child: the run is finished already); a finished or
+ * forgotten one is enqueued anew with `rerun`, which replaces the batch's own rows. Returns what happened.
  */
 export async function requeueBatch(
   queue: Queue<BatchJobData>,
   job: JobDefinition,
   batchId: string,
-  fallback: { input?: string | null },
+  fallback: { input?: string | null; data?: Partial<BatchJobData> },
 ): Promise<'retried' | 'requeued' | 'already-queued'> {
   const existing = await queue.getJob(batchId);
   const state = existing ? await existing.getState() : 'missing';
-  if (existing && state === 'failed') {
-    await existing.retry('failed');
-    return 'retried';
-  }
   if (
     existing &&
-    (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized')
+    (state === 'active' ||
+      state === 'waiting' ||
+      state === 'delayed' ||
+      state === 'prioritized' ||
+      state === 'waiting-children')
   ) {
     return 'already-queued';
   }
   if (existing) await existing.remove();
-  const input = existing?.data.input ?? fallback.input;
+  const before: Partial<BatchJobData> = existing?.data ?? fallback.data ?? {};
+  const input = before.input ?? fallback.input;
   if (!input) throw new NightjarError('CONFIG_INVALID', `batch ${batchId} has no recorded input`);
+  const { job: _job, requestedAt: _at, batchId: _id, input: _input, ...rest } = before;
+  const failed = state === 'failed';
   await enqueueBatch(queue, job, {
+    ...rest,
     batchId,
     input,
-    force: true,
-    rerun: true,
+    force: failed ? (before.force ?? false) : true,
+    rerun: !failed,
     requestedBy: 'operator',
   });
-  return 'requeued';
+  return failed ? 'retried' : 'requeued';
 }
 
 /**

@@ -9,11 +9,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { findJob } from '../../core/config/load-job.js';
 import { rejectReason } from '../../core/ledger/knex.ledger.js';
-import { SinkPool } from '../../core/pipeline/job-runtime.js';
+import { enqueueJob, waitForBatches } from '../../app/batches.js';
 import { createBatchWorker } from '../../workers/batch.worker.js';
-import { createBatchQueue } from '../../workers/queue.js';
-import { cliLogger, connectRedis, jobsDir, pingRedis, table, type GlobalOptions } from '../context.js';
-import { describeOutcome, enqueueJob, waitForBatches } from './run.js';
+import { jobsDir, openApp, pingRedis, table, type GlobalOptions } from '../context.js';
+import { describeOutcome } from './run.js';
 import { redactUrl } from '../../core/config/env.js';
 import { readSettings } from '../../core/config/settings.js';
 
@@ -71,16 +70,20 @@ export function registerDemoCommand(program: Command): void {
       process.env.NIGHTJAR_QUEUE_PREFIX ??= 'nightjar-demo';
       const job = await findJob('demo-customers', jobsDir(global));
       const redisServer = await ensureRedis();
-      const { redis, prefix } = await connectRedis();
-      const queue = createBatchQueue(redis, prefix);
-      const worker = await createBatchWorker({ jobs: [job], connection: redis, prefix, logger: cliLogger() });
-      const sinks = new SinkPool();
+      const { ctx, close } = await openApp([job]);
+      const { sinks } = ctx;
+      const worker = await createBatchWorker({
+        jobs: [job],
+        connection: ctx.redis,
+        prefix: ctx.prefix,
+        logger: ctx.logger,
+      });
       try {
-        const batches = await enqueueJob(queue, job, {});
+        const batches = await enqueueJob(ctx, { job: job.name });
         process.stdout.write(
           `nightjar demo: job ${job.name}, ${batches.length} input(s) in ${path.relative(process.cwd(), path.resolve(job.baseDir, String(job.source.dir)))}\n\n`,
         );
-        const outcomes = await waitForBatches(redis, prefix, queue, job, batches);
+        const outcomes = await waitForBatches(ctx, job.name, batches);
         const sink = await sinks.get(job);
         for (const o of outcomes) {
           process.stdout.write(`${describeOutcome(o)}\n`);
@@ -110,10 +113,8 @@ export function registerDemoCommand(program: Command): void {
         process.stdout.write(`\n${table(sample)}\n`);
         if (outcomes.some((o) => o.status !== 'published' && o.status !== 'skipped')) process.exitCode = 1;
       } finally {
-        await sinks.close();
         await worker.close();
-        await queue.close();
-        redis.disconnect();
+        await close();
         redisServer.stop();
       }
     });

@@ -1,146 +1,12 @@
 /** `nightjar run <job>`: enqueue one batch per ready input (or `--file`), optionally wait for the outcome. */
-import path from 'node:path';
 import type { Command } from 'commander';
-import { QueueEvents, type Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { findJob, type JobDefinition } from '../../core/config/load-job.js';
-import { NightjarError } from '../../core/errors.js';
-import { SinkPool } from '../../core/pipeline/job-runtime.js';
-import type { BatchSummary } from '../../core/pipeline/run-batch.js';
-import { getSource } from '../../connectors/registry.js';
-import type { BatchCounts, InputRef } from '../../core/contracts.js';
+import { findJob } from '../../core/config/load-job.js';
+import { enqueueJob, waitForBatches, type BatchOutcome } from '../../app/batches.js';
+import { withQueues } from '../../app/context.js';
 import { createBatchWorker } from '../../workers/batch.worker.js';
-import {
-  BATCH_QUEUE,
-  batchIdFor,
-  createBatchQueue,
-  enqueueBatch,
-  type BatchJobData,
-} from '../../workers/queue.js';
-import { cliLogger, connectRedis, jobsDir, type GlobalOptions } from '../context.js';
+import { jobsDir, openApp, type GlobalOptions } from '../context.js';
 
-export interface BatchOutcome {
-  batchId: string;
-  input: string;
-  status: 'published' | 'skipped' | 'dead' | 'failed' | 'queued';
-  rowsRead: number;
-  rowsLoaded: number;
-  rowsRejected: number;
-  rowsFiltered: number;
-  error?: string;
-  duplicateOf?: string;
-  /** Nothing was loaded now: the batch had been published before (the counts are from then). */
-  alreadyPublished?: boolean;
-}
-
-export interface Enqueued {
-  batchId: string;
-  input: string;
-}
-
-/**
- * Inputs of a job: every ready input of its source, or the one `--file`, staged into the source first
- * (queue payloads name inputs of the job's own source, never paths on this machine).
- */
-export async function inputsFor(job: JobDefinition, file?: string): Promise<InputRef[]> {
-  const def = await getSource(job.source.connector);
-  const source = def.create(job.source, { baseDir: job.baseDir });
-  try {
-    if (!file) return await source.list();
-    if (!source.stage) {
-      throw new NightjarError(
-        'CONFIG_INVALID',
-        `--file: the ${source.kind} source of job ${job.name} cannot take files from here; put ${path.basename(file)} where the source reads it, then run without --file`,
-      );
-    }
-    return [await source.stage(path.resolve(file), path.basename(file))];
-  } finally {
-    await source.close();
-  }
-}
-
-export async function enqueueJob(
-  queue: Queue<BatchJobData>,
-  job: JobDefinition,
-  opts: { file?: string; force?: boolean; requestedBy?: BatchJobData['requestedBy'] },
-): Promise<Enqueued[]> {
-  const refs = await inputsFor(job, opts.file);
-  const out: Enqueued[] = [];
-  for (const ref of refs) {
-    const batchId = batchIdFor(job.name, ref, opts.force);
-    await enqueueBatch(queue, job, {
-      batchId,
-      input: ref.name,
-      force: opts.force ?? false,
-      rerun: false,
-      requestedBy: opts.requestedBy ?? 'cli',
-    });
-    out.push({ batchId, input: ref.name });
-  }
-  return out;
-}
-
-/** Waits for each batch to finish (through retries) and reads its outcome from the ledger. */
-export async function waitForBatches(
-  redis: Redis,
-  prefix: string,
-  queue: Queue<BatchJobData>,
-  job: JobDefinition,
-  batches: readonly Enqueued[],
-  onProgress?: (batchId: string, counts: BatchCounts) => void,
-): Promise<BatchOutcome[]> {
-  const events = new QueueEvents(BATCH_QUEUE, { connection: redis, prefix });
-  const sinks = new SinkPool();
-  try {
-    await events.waitUntilReady();
-    const ids = new Set(batches.map((b) => b.batchId));
-    if (onProgress) {
-      events.on('progress', ({ jobId, data }) => {
-        if (ids.has(jobId)) onProgress(jobId, data as unknown as BatchCounts);
-      });
-    }
-    const outcomes: BatchOutcome[] = [];
-    for (const b of batches) {
-      const bullJob = await queue.getJob(b.batchId);
-      let error: string | undefined;
-      let summary: BatchSummary | undefined;
-      if (bullJob) {
-        try {
-          summary = (await bullJob.waitUntilFinished(events)) as BatchSummary;
-        } catch (err) {
-          error = (err as Error).message;
-        }
-      }
-      const ledger = (await sinks.get(job)).ledger;
-      // A corrected re-delivery runs under an id of its own (`<id>-c<sha>`): report that batch.
-      const batchId = summary?.batchId ?? b.batchId;
-      const rec = await ledger.get(batchId).catch(() => undefined);
-      const status: BatchOutcome['status'] =
-        rec?.status === 'published' || rec?.status === 'skipped' || rec?.status === 'dead'
-          ? rec.status
-          : error
-            ? 'failed'
-            : (summary?.status ?? 'queued');
-      outcomes.push({
-        batchId,
-        input: b.input,
-        status,
-        rowsRead: rec?.rowsRead ?? summary?.rowsRead ?? 0,
-        rowsLoaded: rec?.rowsLoaded ?? summary?.rowsLoaded ?? 0,
-        rowsRejected: rec?.rowsRejected ?? summary?.rowsRejected ?? 0,
-        rowsFiltered: rec?.rowsFiltered ?? summary?.rowsFiltered ?? 0,
-        ...(error || rec?.error ? { error: rec?.error ?? error } : {}),
-        ...(summary?.duplicateOf ? { duplicateOf: summary.duplicateOf } : {}),
-        ...(summary?.alreadyPublished ? { alreadyPublished: true } : {}),
-      });
-    }
-    return outcomes;
-  } finally {
-    await events.close();
-    await sinks.close();
-  }
-}
-
+/** One line per batch outcome, for people. */
 export function describeOutcome(o: BatchOutcome): string {
   const counts = `read ${o.rowsRead}, loaded ${o.rowsLoaded}, rejected ${o.rowsRejected}${o.rowsFiltered ? `, filtered ${o.rowsFiltered}` : ''}`;
   switch (o.status) {
@@ -180,14 +46,18 @@ export function registerRunCommand(program: Command): void {
       ) => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
         const job = await findJob(name, jobsDir(global));
-        const { redis, prefix } = await connectRedis();
-        const queue = createBatchQueue(redis, prefix);
-        const logger = cliLogger();
+        const { ctx, close } = await openApp([job]);
         const worker = opts.withWorker
-          ? await createBatchWorker({ jobs: [job], connection: redis, prefix, logger })
+          ? await createBatchWorker({
+              jobs: [job],
+              connection: ctx.redis,
+              prefix: ctx.prefix,
+              logger: ctx.logger,
+            })
           : undefined;
         try {
-          const batches = await enqueueJob(queue, job, {
+          const batches = await enqueueJob(ctx, {
+            job: job.name,
             ...(opts.file ? { file: opts.file } : {}),
             force: opts.force,
           });
@@ -206,16 +76,15 @@ export function registerRunCommand(program: Command): void {
             }
             return;
           }
-          if (!worker && (await queue.getWorkersCount()) === 0 && !opts.json) {
+          const workers = await withQueues(ctx, (q) => q.batches.getWorkersCount());
+          if (!worker && workers === 0 && !opts.json) {
             process.stderr.write(
               'note: no worker is connected yet; start one with `npx nightjar worker` (waiting…)\n',
             );
           }
           const outcomes = await waitForBatches(
-            redis,
-            prefix,
-            queue,
-            job,
+            ctx,
+            job.name,
             batches,
             opts.json
               ? undefined
@@ -235,8 +104,7 @@ export function registerRunCommand(program: Command): void {
           if (outcomes.some((o) => o.status !== 'published' && o.status !== 'skipped')) process.exitCode = 1;
         } finally {
           await worker?.close();
-          await queue.close();
-          redis.disconnect();
+          await close();
         }
       },
     );

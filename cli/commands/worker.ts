@@ -1,6 +1,7 @@
 /** `nightjar worker`: process batches until SIGTERM/SIGINT; a second signal abandons the running batch. */
 import type { Command } from 'commander';
 import { createBatchWorker } from '../../workers/batch.worker.js';
+import { createRunWorker } from '../../workers/run.worker.js';
 import { cliLogger, connectRedis, jobsDir, loadAllJobs, type GlobalOptions } from '../context.js';
 
 export function registerWorkerCommand(program: Command): void {
@@ -14,7 +15,13 @@ export function registerWorkerCommand(program: Command): void {
       (v) => Number.parseInt(v, 10),
       30_000,
     )
-    .action(async (opts: { concurrency: number; grace: number }, cmd: Command) => {
+    .option(
+      '--run-poll <ms>',
+      'how often a run waiting for its input looks again',
+      (v) => Number.parseInt(v, 10),
+      30_000,
+    )
+    .action(async (opts: { concurrency: number; grace: number; runPoll: number }, cmd: Command) => {
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const logger = cliLogger();
       const jobs = await loadAllJobs(jobsDir(global)); // fails fast, naming file and field
@@ -27,6 +34,8 @@ export function registerWorkerCommand(program: Command): void {
         concurrency: opts.concurrency,
         shutdownGraceMs: opts.grace,
       });
+      // Runs (scan, wait for late inputs, finish from the batches' outcomes) are light: every worker takes them.
+      const runs = createRunWorker({ jobs, connection: redis, prefix, logger, pollMs: opts.runPoll });
       logger.info({ jobs: jobs.map((j) => j.name), prefix, concurrency: opts.concurrency }, 'worker ready');
       process.stderr.write(`nightjar worker ready: ${jobs.length} job(s), queue prefix "${prefix}"\n`);
       await new Promise<void>((resolve) => {
@@ -39,10 +48,13 @@ export function registerWorkerCommand(program: Command): void {
           }
           stopping = true;
           logger.info({ signal }, 'stopping: finishing the running batch');
-          w.close().then(resolve, (err: unknown) => {
-            logger.error({ err }, 'error while stopping');
-            resolve();
-          });
+          Promise.all([w.close(), runs.close()]).then(
+            () => resolve(),
+            (err: unknown) => {
+              logger.error({ err }, 'error while stopping');
+              resolve();
+            },
+          );
         };
         process.on('SIGTERM', () => stop('SIGTERM'));
         process.on('SIGINT', () => stop('SIGINT'));

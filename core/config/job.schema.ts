@@ -25,10 +25,24 @@ export const jobSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['cron'],
-      description: 'When the scheduler looks for new inputs and enqueues one batch per input.',
+      description: 'When the scheduler fires a run: it looks for new inputs and makes one batch per input.',
       properties: {
         cron: { type: 'string', description: 'Cron expression (5 or 6 fields), e.g. `30 2 * * *`.' },
         timezone: { type: 'string', default: 'UTC', description: 'IANA time zone, e.g. `Europe/Berlin`.' },
+        arrivalBy: {
+          type: 'string',
+          pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9]|[0-9]+(s|m|h|d))$',
+          description:
+            'Arrival deadline: a wall time in `timezone` (`"02:00"`, the first one at or after the slot) or a ' +
+            'duration after the slot (`"90m"`). A run waits for its input until then and ends `missing` without it.',
+        },
+        businessDayOffset: {
+          type: 'integer',
+          minimum: -31,
+          maximum: 31,
+          description:
+            "A run's business date is its slot's date in `timezone` plus this many days (`-1`: the day before). Default 0.",
+        },
       },
     },
     source: {

@@ -21,7 +21,14 @@ export interface JobDefinition {
   readonly file: string;
   /** Folder of the job file; relative paths in it resolve here. */
   readonly baseDir: string;
-  readonly schedule?: { readonly cron: string; readonly timezone: string };
+  readonly schedule?: {
+    readonly cron: string;
+    readonly timezone: string;
+    /** Wall time (`"02:00"`) or duration after the slot (`"90m"`) by which the input must be there. */
+    readonly arrivalBy?: string;
+    /** Days added to the slot's date to make the run's business date. @defaultValue 0 */
+    readonly businessDayOffset?: number;
+  };
   readonly source: Readonly<{ connector: string } & Record<string, unknown>>;
   readonly format: {
     readonly parser: string;

@@ -15,6 +15,7 @@ import type {
 } from '../contracts.js';
 import { capText, errorText, NightjarError } from '../errors.js';
 import { storableText } from '../pipeline/storable.js';
+import { createRunLedger, type RunLedger } from './runs.ledger.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';
@@ -84,6 +85,7 @@ function rejectRow(batchId: string, r: Reject): Row {
 }
 
 export interface KnexLedger extends Ledger {
+  readonly runs: RunLedger;
   /**
    * First statement of every publish transaction: locks the batch's ledger row and checks that `fence`
    * still owns it. Throws `OWNERSHIP_LOST` (and the caller rolls back) when another attempt took over.
@@ -186,7 +188,10 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     });
   }
 
+  const runs = createRunLedger(knex, dialect);
+
   return {
+    runs,
     async ensure() {
       const create = async (name: string, build: (t: Knex.CreateTableBuilder) => void): Promise<void> => {
         if (await knex.schema.hasTable(name)) return;
@@ -243,6 +248,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
         t.text('errors').notNullable();
         t.index(['batch_id', 'line'], `${REJECTS}_batch_idx`);
       });
+      await runs.ensure();
     },
 
     async get(batchId) {

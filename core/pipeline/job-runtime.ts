@@ -8,6 +8,7 @@ import type { JobDefinition } from '../config/load-job.js';
 import { redactUrl, resolveEnvRef } from '../config/env.js';
 import { NightjarError } from '../errors.js';
 import { loadMapping } from '../mapping/load-mapping.js';
+import { sourceOptionsFor } from './inputs.js';
 import { boundParser } from './limits.js';
 
 export interface JobRuntime {
@@ -82,7 +83,7 @@ export async function createJobRuntime(job: JobDefinition, sinks: SinkPool): Pro
   return {
     job,
     mapping,
-    source: sourceDef.create(job.source, { baseDir: job.baseDir }),
+    source: sourceDef.create(sourceOptionsFor(job), { baseDir: job.baseDir }),
     parser: boundParser(parserDef.create(job.format.options)),
     sink: await sinks.get(job),
     targetUrl: redactUrl(url),

@@ -27,6 +27,11 @@ export interface BatchRequest {
   readonly force?: boolean;
   /** Run again even if this batch id is already published (an operator's re-run). */
   readonly rerun?: boolean;
+  /**
+   * The business date (YYYYMMDD) of the run that made this batch (its schedule slot or backfill day):
+   * `$meta.businessDate` unless the job reads it from the file name or header.
+   */
+  readonly businessDate?: string;
 }
 
 export interface BatchAttempt {
@@ -110,7 +115,10 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       batchId: req.batchId,
       job: job.name,
       fileName: req.input,
-      businessDate: businessDateOf(job, req.input, started),
+      businessDate:
+        job.businessDate?.fileName === undefined && req.businessDate
+          ? req.businessDate
+          : businessDateOf(job, req.input, started),
     };
 
     // ── extract → decode → parse → validate + map → load, flushing each chunk with backpressure
@@ -386,7 +394,7 @@ function mergeHeader(
   return true;
 }
 
-/** `$meta.businessDate` before the file's header is read: from the file name, or the start date. */
+/** `$meta.businessDate` before the file's header is read: from the file name, the run, or the start date. */
 function businessDateOf(job: JobRuntime['job'], fileName: string, started: number): string {
   const pattern = job.businessDate?.fileName;
   if (pattern !== undefined) {

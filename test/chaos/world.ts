@@ -15,7 +15,7 @@ import type { Queue } from 'bullmq';
 import { generateLegacyCsv } from '../../bench/generate.js';
 import { loadJob, type JobDefinition } from '../../core/config/load-job.js';
 import { batchIdFor, createBatchQueue, enqueueBatch, type BatchJobData } from '../../workers/queue.js';
-import { inputsFor } from '../../cli/commands/run.js';
+import { inputsFor } from '../../app/batches.js';
 import { assertExactlyOnce, type ExactlyOnceReport } from './assert.js';
 import { REPO, startWorker, type NightjarProcess, type WorldEnv } from './processes.js';
 

@@ -7,8 +7,6 @@ import { once } from 'node:events';
 import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Redis } from 'ioredis';
-import { createBatchQueue } from '../../workers/queue.js';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REDIS_URL, REPO, copyDemoFile, pgSchema, tempDir, uid, writeJob } from './helpers.js';
@@ -210,40 +208,6 @@ describe('nightjar CLI', () => {
       /no Redis at redis:\/\/127\.0\.0\.1:1; started a private redis-server on port \d+/,
     );
     expect(r.stdout).toMatch(/published batch .* loaded 9, rejected 3/);
-  });
-
-  it('the scheduler enqueues each ready input on the job’s cron schedule, once per input', async () => {
-    await writeJob(dir, 'customers', { schedule: { cron: '* * * * * *', timezone: 'Europe/Berlin' } });
-    await copyDemoFile(dir);
-    const env = { NJ_TEST_WAREHOUSE_URL: pg.url, NIGHTJAR_QUEUE_PREFIX: prefix, NIGHTJAR_LOG_LEVEL: 'info' };
-    const scheduler = start(['--jobs', path.join(dir, 'jobs'), 'schedule'], env);
-    let err = '';
-    scheduler.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = createBatchQueue(redis, prefix);
-    try {
-      // every second a tick; three ticks must still give one batch for the one input
-      for (let i = 0; i < 300 && !err.includes('scheduled job(s)'); i++) {
-        await new Promise((r) => setTimeout(r, 100)); // a loaded machine starts processes slowly
-      }
-      await new Promise((r) => setTimeout(r, 3500));
-      scheduler.kill('SIGTERM');
-      const [code] = (await once(scheduler, 'exit')) as [number | null];
-      expect(code, err).toBe(0);
-      expect(err).toContain('1 scheduled job(s)');
-      const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'completed']);
-      expect(jobs).toHaveLength(1);
-      expect(jobs[0]!.data).toMatchObject({
-        job: 'customers',
-        input: 'customers_20261123.csv',
-        requestedBy: 'scheduler',
-      });
-      expect(err.match(/scheduled 1 batch/g)?.length ?? 0).toBeGreaterThanOrEqual(2);
-    } finally {
-      await queue.obliterate({ force: true });
-      await queue.close();
-      redis.disconnect();
-    }
   });
 
   it('a worker killed mid-batch (SIGKILL) loses nothing: another worker loads the batch exactly once', async () => {

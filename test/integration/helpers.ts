@@ -20,7 +20,10 @@ import {
   type BatchJobData,
   type DeadLetterData,
 } from '../../workers/queue.js';
-import { enqueueJob, waitForBatches, type BatchOutcome } from '../../cli/commands/run.js';
+import { enqueueJob, waitForBatches, type BatchOutcome } from '../../app/batches.js';
+import type { AppContext } from '../../app/context.js';
+import { SinkPool } from '../../core/pipeline/job-runtime.js';
+import { createRunWorker, type RunWorker } from '../../workers/run.worker.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -121,7 +124,12 @@ export interface Harness {
   readonly queue: Queue<BatchJobData>;
   readonly dead: Queue<DeadLetterData>;
   worker?: BatchWorker;
+  runWorker?: RunWorker;
   startWorker(jobs: JobDefinition[], options?: { shutdownGraceMs?: number }): Promise<BatchWorker>;
+  /** A run worker (scan + finish) for these jobs. */
+  startRunWorker(jobs: JobDefinition[], options?: { pollMs?: number }): RunWorker;
+  /** The use-case context for these jobs (closed with the harness). */
+  app(jobs: JobDefinition[]): AppContext;
   /** Every log line the harness's workers wrote (JSON). */
   readonly logs: string[];
   run(job: JobDefinition, opts?: { file?: string; force?: boolean }): Promise<BatchOutcome[]>;
@@ -135,6 +143,7 @@ export function harness(): Harness {
   const queue = createBatchQueue(redis, prefix);
   const dead = new Queue<DeadLetterData>(DEAD_LETTER_QUEUE, { connection: redis, prefix });
   const logs: string[] = [];
+  const sinks: SinkPool[] = [];
   const logger = createLogger({
     level: 'debug',
     destination: new Writable({
@@ -154,12 +163,30 @@ export function harness(): Harness {
       h.worker = await createBatchWorker({ jobs, connection: redis, prefix, logger, ...options });
       return h.worker;
     },
+    startRunWorker(jobs, options = {}) {
+      h.runWorker = createRunWorker({
+        jobs,
+        connection: redis,
+        prefix,
+        logger,
+        pollMs: options.pollMs ?? 200,
+      });
+      return h.runWorker;
+    },
+    app(jobs) {
+      const pool = new SinkPool();
+      sinks.push(pool);
+      return { redis, prefix, jobs, sinks: pool, logger };
+    },
     async run(job, opts = {}) {
-      const batches = await enqueueJob(queue, job, opts);
-      return waitForBatches(redis, prefix, queue, job, batches);
+      const ctx = h.app([job]);
+      const batches = await enqueueJob(ctx, { job: job.name, ...opts });
+      return waitForBatches(ctx, job.name, batches);
     },
     async close() {
       await h.worker?.close();
+      await h.runWorker?.close();
+      await Promise.allSettled(sinks.map((s) => s.close()));
       await queue.obliterate({ force: true }).catch(() => {});
       await dead.obliterate({ force: true }).catch(() => {});
       await queue.close();

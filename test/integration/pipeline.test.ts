@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { requeueBatch } from '../../workers/queue.js';
-import { waitForBatches } from '../../cli/commands/run.js';
+import { waitForBatches } from '../../app/batches.js';
 import { copyDemoFile, pgSchema, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
 
 let h: Harness;
@@ -88,7 +88,7 @@ describe('a nightly CSV batch into PostgreSQL', () => {
 
     // an operator's forced re-run of the same batch id replaces its own rows
     expect(await requeueBatch(h.queue, job, first!.batchId, {})).toBe('requeued');
-    const [rerun] = await waitForBatches(h.redis, h.prefix, h.queue, job, [
+    const [rerun] = await waitForBatches(h.app([job]), job.name, [
       { batchId: first!.batchId, input: 'customers_20261123.csv' },
     ]);
     expect(rerun).toMatchObject({ status: 'published', rowsLoaded: 9 });

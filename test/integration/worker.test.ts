@@ -5,7 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { enqueueJob, waitForBatches } from '../../cli/commands/run.js';
+import { enqueueJob, waitForBatches } from '../../app/batches.js';
 import { copyDemoFile, writeJob, type Harness, useBatchEnv, type PgSchema } from './helpers.js';
 
 let h: Harness;
@@ -39,12 +39,12 @@ describe('worker lifecycle', () => {
     const job = await writeJob(dir, 'customers');
     await bigFile(200_000);
     const worker = await h.startWorker([job], { shutdownGraceMs: 60_000 });
-    const batches = await enqueueJob(h.queue, job, {});
+    const batches = await enqueueJob(h.app([job]), { job: job.name });
     await untilRunning();
     await worker.close();
     h.worker = undefined;
     expect(await count()).toBe(200_000);
-    const [outcome] = await waitForBatches(h.redis, h.prefix, h.queue, job, batches);
+    const [outcome] = await waitForBatches(h.app([job]), job.name, batches);
     expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 200_000 });
   });
 
@@ -52,7 +52,7 @@ describe('worker lifecycle', () => {
     const job = await writeJob(dir, 'customers', { policy: { attempts: 1 } });
     await bigFile(400_000);
     const worker = await h.startWorker([job], { shutdownGraceMs: 1 });
-    const batches = await enqueueJob(h.queue, job, {});
+    const batches = await enqueueJob(h.app([job]), { job: job.name });
     await untilRunning();
     await worker.close();
     h.worker = undefined;
@@ -68,7 +68,7 @@ describe('worker lifecycle', () => {
 
     // with attempts: 1, the batch would be dead had the interruption counted; another worker loads it
     await h.startWorker([job]);
-    const [outcome] = await waitForBatches(h.redis, h.prefix, h.queue, job, batches);
+    const [outcome] = await waitForBatches(h.app([job]), job.name, batches);
     expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 400_000 });
     expect(await count()).toBe(400_000);
   });
@@ -122,7 +122,7 @@ describe('worker lifecycle', () => {
       { ...payload, job: 'nope', batchId: 'evil-3', input: 'x.csv' },
       { jobId: 'evil-3' },
     );
-    const outcomes = await waitForBatches(h.redis, h.prefix, h.queue, job, [
+    const outcomes = await waitForBatches(h.app([job]), job.name, [
       { batchId: 'evil-1', input: 'outside.csv' },
       { batchId: 'evil-2', input: '../outside.csv' },
       { batchId: 'evil-3', input: 'x.csv' },

@@ -1,0 +1,212 @@
+/**
+ * Batches: list a job's inputs, enqueue one batch per input, wait for outcomes, re-run a batch, and
+ * read batches and rejects from the ledgers. Inputs and outputs are plain data.
+ */
+import path from 'node:path';
+import { QueueEvents } from 'bullmq';
+import type { JobDefinition } from '../core/config/load-job.js';
+import type { BatchCounts, BatchRecord, InputRef, Reject } from '../core/contracts.js';
+import { NightjarError } from '../core/errors.js';
+import { getSource } from '../connectors/registry.js';
+import { listInputs, sourceOptionsFor } from '../core/pipeline/inputs.js';
+import type { BatchSummary } from '../core/pipeline/run-batch.js';
+import { BATCH_QUEUE, batchIdFor, enqueueBatch, requeueBatch, type BatchJobData } from '../workers/queue.js';
+import { jobNamed, withQueues, type AppContext } from './context.js';
+import { findBatch, ledgersOf, type SkippedJob } from './ledgers.js';
+
+export interface BatchOutcome {
+  batchId: string;
+  input: string;
+  status: 'published' | 'skipped' | 'dead' | 'failed' | 'queued';
+  rowsRead: number;
+  rowsLoaded: number;
+  rowsRejected: number;
+  rowsFiltered: number;
+  error?: string;
+  duplicateOf?: string;
+  /** Nothing was loaded now: the batch had been published before (the counts are from then). */
+  alreadyPublished?: boolean;
+}
+
+export interface Enqueued {
+  batchId: string;
+  input: string;
+}
+
+/**
+ * Inputs of a job: every ready input of its source (for a business date), or the one `file`, staged
+ * into the source first (queue payloads name inputs of the job's own source, never paths on this machine).
+ */
+export async function inputsFor(
+  job: JobDefinition,
+  opts: { file?: string; businessDate?: string } = {},
+): Promise<InputRef[]> {
+  if (!opts.file) return listInputs(job, opts.businessDate);
+  const def = await getSource(job.source.connector);
+  const source = def.create(sourceOptionsFor(job), { baseDir: job.baseDir });
+  try {
+    if (!source.stage) {
+      throw new NightjarError(
+        'CONFIG_INVALID',
+        `--file: the ${source.kind} source of job ${job.name} cannot take files from here; put ${path.basename(opts.file)} where the source reads it, then run without --file`,
+      );
+    }
+    return [await source.stage(path.resolve(opts.file), path.basename(opts.file))];
+  } finally {
+    await source.close();
+  }
+}
+
+export interface EnqueueRequest {
+  readonly job: string;
+  readonly file?: string;
+  readonly force?: boolean;
+  readonly requestedBy?: BatchJobData['requestedBy'];
+  readonly businessDate?: string;
+  /** A planned extract window (record sources), passed through to the batch payload as it is. */
+  readonly window?: unknown;
+}
+
+/** One batch per ready input (or the given file); the same input is the same batch. */
+export async function enqueueJob(ctx: AppContext, req: EnqueueRequest): Promise<Enqueued[]> {
+  const job = jobNamed(ctx, req.job);
+  const refs = await inputsFor(job, {
+    ...(req.file ? { file: req.file } : {}),
+    ...(req.businessDate ? { businessDate: req.businessDate } : {}),
+  });
+  return withQueues(ctx, async (q) => {
+    const out: Enqueued[] = [];
+    for (const ref of refs) {
+      const batchId = batchIdFor(job.name, ref, req.force);
+      await enqueueBatch(q.batches, job, {
+        batchId,
+        input: ref.name,
+        force: req.force ?? false,
+        rerun: false,
+        requestedBy: req.requestedBy ?? 'cli',
+        ...(req.businessDate ? { businessDate: req.businessDate } : {}),
+        ...(req.window !== undefined ? { window: req.window } : {}),
+      });
+      out.push({ batchId, input: ref.name });
+    }
+    return out;
+  });
+}
+
+/** Waits for each batch to finish (through retries) and reads its outcome from the ledger. */
+export async function waitForBatches(
+  ctx: AppContext,
+  jobName: string,
+  batches: readonly Enqueued[],
+  onProgress?: (batchId: string, counts: BatchCounts) => void,
+): Promise<BatchOutcome[]> {
+  const job = jobNamed(ctx, jobName);
+  const events = new QueueEvents(BATCH_QUEUE, { connection: ctx.redis, prefix: ctx.prefix });
+  return withQueues(ctx, async (q) => {
+    try {
+      await events.waitUntilReady();
+      const ids = new Set(batches.map((b) => b.batchId));
+      if (onProgress) {
+        events.on('progress', ({ jobId, data }) => {
+          if (ids.has(jobId)) onProgress(jobId, data as unknown as BatchCounts);
+        });
+      }
+      const ledger = (await ctx.sinks.get(job)).ledger;
+      const outcomes: BatchOutcome[] = [];
+      for (const b of batches) {
+        const bullJob = await q.batches.getJob(b.batchId);
+        let error: string | undefined;
+        let summary: BatchSummary | undefined;
+        if (bullJob) {
+          try {
+            summary = (await bullJob.waitUntilFinished(events)) as BatchSummary;
+          } catch (err) {
+            error = (err as Error).message;
+          }
+        }
+        // A corrected re-delivery runs under an id of its own (`<id>-c<sha>`): report that batch.
+        const batchId = summary?.batchId ?? b.batchId;
+        const rec = await ledger.get(batchId).catch(() => undefined);
+        outcomes.push(outcomeOf(b, batchId, rec, summary, error));
+      }
+      return outcomes;
+    } finally {
+      await events.close();
+    }
+  });
+}
+
+function outcomeOf(
+  b: Enqueued,
+  batchId: string,
+  rec: BatchRecord | undefined,
+  summary: BatchSummary | undefined,
+  error: string | undefined,
+): BatchOutcome {
+  const status: BatchOutcome['status'] =
+    rec?.status === 'published' || rec?.status === 'skipped' || rec?.status === 'dead'
+      ? rec.status
+      : error
+        ? 'failed'
+        : (summary?.status ?? 'queued');
+  return {
+    batchId,
+    input: b.input,
+    status,
+    rowsRead: rec?.rowsRead ?? summary?.rowsRead ?? 0,
+    rowsLoaded: rec?.rowsLoaded ?? summary?.rowsLoaded ?? 0,
+    rowsRejected: rec?.rowsRejected ?? summary?.rowsRejected ?? 0,
+    rowsFiltered: rec?.rowsFiltered ?? summary?.rowsFiltered ?? 0,
+    ...(error || rec?.error ? { error: rec?.error ?? error } : {}),
+    ...(summary?.duplicateOf ? { duplicateOf: summary.duplicateOf } : {}),
+    ...(summary?.alreadyPublished ? { alreadyPublished: true } : {}),
+  };
+}
+
+/** Batches from every store, newest first. */
+export async function listBatches(
+  ctx: AppContext,
+  filter: { job?: string; limit?: number } = {},
+): Promise<{ batches: BatchRecord[]; skipped: readonly SkippedJob[] }> {
+  const limit = filter.limit ?? 50;
+  const { stores, skipped } = await ledgersOf(ctx);
+  const all = (
+    await Promise.all(stores.map((s) => s.ledger.list({ ...(filter.job ? { job: filter.job } : {}), limit })))
+  ).flat();
+  return {
+    batches: all.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, limit),
+    skipped,
+  };
+}
+
+export async function listRejects(ctx: AppContext, batchId: string, limit = 100): Promise<Reject[]> {
+  const found = await findBatch(ctx, batchId);
+  if (!found) throw new NightjarError('CONFIG_INVALID', `no batch ${batchId} in any job's ledger`);
+  return found.ledger.rejects(batchId, limit);
+}
+
+export interface RerunResult {
+  readonly batchId: string;
+  readonly job: string;
+  readonly input: string;
+  readonly action: 'retried' | 'requeued' | 'already-queued';
+}
+
+/**
+ * Runs a batch again (it replaces its own rows; a dead batch gets a fresh set of attempts) and records
+ * who asked in the ledger's audit trail.
+ */
+export async function rerunBatch(ctx: AppContext, batchId: string, by: string): Promise<RerunResult> {
+  return withQueues(ctx, async (q) => {
+    const existing = await q.batches.getJob(batchId);
+    const found = await findBatch(ctx, batchId);
+    const job = ctx.jobs.find((j) => j.name === (existing?.data.job ?? found?.record.job));
+    if (!job)
+      throw new NightjarError('CONFIG_INVALID', `no batch ${batchId} in the queue or in any job's ledger`);
+    const action = await requeueBatch(q.batches, job, batchId, { input: found?.record.sourceName });
+    const ledger = found?.ledger ?? (await ctx.sinks.get(job)).ledger;
+    await ledger.ensure();
+    await ledger.runs?.audit({ actor: by, action: 'rerun', batchId, runId: null, detail: action });
+    return { batchId, job: job.name, input: existing?.data.input ?? found?.record.sourceName ?? '', action };
+  });
+}
