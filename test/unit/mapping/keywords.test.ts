@@ -80,7 +80,7 @@ describe('target schema: decimal bounds are exact, inapplicable keywords refused
       [{ type: 'integer', maxLength: 3 }, 'maxLength'],
       [{ type: 'integer', pattern: '^1' }, 'pattern'],
       [{ type: 'boolean', minItems: 1 }, 'minItems'],
-      [{ type: 'string', contentEncoding: 'base64' }, 'contentEncoding'],
+      [{ type: 'string', contentEncoding: 'quoted-printable' }, 'contentEncoding'],
       [{ type: 'string', anyOf: [{ minimum: 1 }, { const: 'x' }] }, 'anyOf/0/minimum'],
     ];
     for (const [property, at] of cases) {
