@@ -38,6 +38,16 @@ if ! psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null 2>&1; then
   as_root su postgres -c "psql -tAc \"select 1 from pg_database where datname='test'\" | grep -q 1 || createdb test" || true
 fi
 psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null
+# MariaDB (root without a password on loopback, database "test") for the database-extract tests
+if ! mariadb -h 127.0.0.1 -u root -e 'select 1' >/dev/null 2>&1; then
+  if [ ! -x /usr/sbin/mariadbd ]; then log 'installing mariadb-server'; apt_install mariadb-server; fi
+  log 'starting mariadb'
+  as_root mkdir -p /run/mysqld && as_root chown mysql:mysql /run/mysqld 2>/dev/null || true
+  as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+fi
+wait_for mariadb mariadb -h 127.0.0.1 -u root -e 'select 1'
+mariadb -h 127.0.0.1 -u root -e 'CREATE DATABASE IF NOT EXISTS test' >/dev/null
+
 # OpenSSH server for test/integration/sftp.test.ts: only the binary and a login; the tests run their own
 # `sshd -D -e -f <private config>` on a loopback port and never touch a system sshd.
 if [ ! -x /usr/sbin/sshd ]; then
