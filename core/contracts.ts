@@ -125,6 +125,11 @@ export interface RecordSource {
    * source changed them.
    */
   read(window: ExtractWindow, ctx: RecordReadContext): AsyncIterable<RecordChunk>;
+  /**
+   * What the ledger records as the batch's input (no credentials): `name` is the table (or `query`),
+   * `uri` the redacted connection URL with the relation, e.g. `mysql://etl@db:3306/crm#CUSTOMERS`.
+   */
+  describe(): { readonly name: string; readonly uri: string };
   close(): Promise<void>;
 }
 
@@ -269,6 +274,11 @@ export interface PublishRequest {
   readonly dedupe: boolean;
   /** Earlier published deliveries of the same input name and business date are replaced by this one. */
   readonly supersede: boolean;
+  /**
+   * Record sources: the window this batch read. Its `to` becomes the job's committed cursor in this same
+   * transaction, after the ownership check (compare-and-set against `base`, see `core/ledger/cursor-store.ts`).
+   */
+  readonly cursor?: Pick<ExtractWindow, 'base' | 'to'>;
 }
 
 /**
@@ -360,7 +370,7 @@ export type Claim =
   /** Published (or superseded) already and no re-run was asked for. */
   | { readonly kind: 'done'; readonly record: BatchRecord };
 
-/** Audit trail kept in the target store (`nightjar_batches`, `nightjar_rejects`). */
+/** Audit trail kept in the target store (`nightjar_batches`, `nightjar_rejects`, `nightjar_cursors`). */
 export interface Ledger {
   ensure(): Promise<void>;
   get(batchId: string): Promise<BatchRecord | undefined>;
@@ -397,6 +407,8 @@ export interface Ledger {
   ): Promise<boolean>;
   list(filter?: { job?: string; limit?: number }): Promise<BatchRecord[]>;
   rejects(batchId: string, limit?: number): Promise<Reject[]>;
+  /** The job's committed extract cursor (`nightjar_cursors`), `null` when it never published a window. */
+  cursor(job: string): Promise<ExtractCursor | null>;
 }
 
 // ───────────────────────────── Connector definitions ─────────────────────────────

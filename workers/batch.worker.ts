@@ -12,6 +12,8 @@ import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
 import { createLocalSource } from '../connectors/sources/local.source.js';
+import { getParser } from '../connectors/registry.js';
+import { createFileInputReader } from '../core/pipeline/file-input.js';
 import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData } from './queue.js';
 
 export interface BatchWorkerOptions {
@@ -80,9 +82,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       logger.error({ job: data.job, batchId: data.batchId, code: 'JOB_UNKNOWN' }, message);
       throw new UnrecoverableError(`JOB_UNKNOWN: ${message}`);
     }
-    const rt = data.inputDir
-      ? { ...jobRt, source: createLocalSource({ dir: data.inputDir, pattern: '*' }) }
-      : jobRt;
+    const rt = data.inputDir ? await withInputDir(jobRt, data.inputDir) : jobRt;
     const attempt = job.attemptsMade + 1;
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();
@@ -172,8 +172,17 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
         await dead.close();
         connection.disconnect();
         await sinks.close();
-        await Promise.allSettled([...runtimes.values()].map((r) => r.source.close()));
+        await Promise.allSettled([...runtimes.values()].map((r) => r.input.close()));
       }
     },
   };
+}
+
+/** A file handed in with `run --file`: read from its own folder with the job's parser. */
+async function withInputDir(rt: JobRuntime, dir: string): Promise<JobRuntime> {
+  const { job } = rt;
+  if (!job.format) return rt;
+  const parser = (await getParser(job.format.parser)).create(job.format.options);
+  const source = createLocalSource({ dir, pattern: '*' });
+  return { ...rt, input: createFileInputReader(job, job.format, source, parser) };
 }

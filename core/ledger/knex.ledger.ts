@@ -15,6 +15,7 @@ import type {
 } from '../contracts.js';
 import { NightjarError } from '../errors.js';
 import { storableText } from '../pipeline/storable.js';
+import { CURSORS, cursorStore } from './cursor-store.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';
@@ -250,6 +251,12 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
         t.text('errors').notNullable();
         t.index(['batch_id', 'line'], `${REJECTS}_batch_idx`);
       });
+      await cursorStore.ensure(knex);
+    },
+
+    async cursor(job) {
+      if (!(await knex.schema.hasTable(CURSORS))) return null;
+      return (await cursorStore.load(knex, job))?.cursor ?? null;
     },
 
     async get(batchId) {

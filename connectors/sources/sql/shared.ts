@@ -1,5 +1,5 @@
 /** Pieces the dialects share. */
-import { resolveEnvRef } from '../../../core/config/env.js';
+import { redactUrl, resolveEnvRef } from '../../../core/config/env.js';
 import type { RecordSourceContext, RecordSourceDefinition } from '../../../core/contracts.js';
 import type { SqlDialect, SqlSession } from './dialect.js';
 import { checkExtractOptions, extractOptionsSchema, type SqlExtractOptions } from './options.js';
@@ -35,11 +35,20 @@ export function defineExtract(
     optionsSchema: extractOptionsSchema(kind),
     create(raw, context: RecordSourceContext) {
       const options = checkExtractOptions(raw);
+      const url = (): string => resolveEnvRef(options.connection, context.env ?? process.env);
       return createSqlRecordSource({
         dialect,
         options,
         job: context.job,
-        connect: () => connect(resolveEnvRef(options.connection, context.env ?? process.env), options),
+        connect: () => connect(url(), options),
+        redactedUrl: () => {
+          try {
+            // ADO strings (`Server=…;Password=…`) are no URLs: their password goes too.
+            return redactUrl(url()).replace(/\b(password|pwd)\s*=[^;]*/gi, '$1=***');
+          } catch {
+            return options.connection; // not set here: the reference itself says where it would come from
+          }
+        },
       });
     },
   };

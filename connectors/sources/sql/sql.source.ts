@@ -30,6 +30,8 @@ export interface SqlRecordSourceDeps {
   readonly connect: () => Promise<SqlSession>;
   readonly options: SqlExtractOptions;
   readonly job: string;
+  /** The source's URL without credentials, for the ledger and logs. @defaultValue the dialect name */
+  readonly redactedUrl?: () => string;
 }
 
 /** Driver errors as source errors: network and lock trouble is retryable, SQL the source refuses is config. */
@@ -63,7 +65,8 @@ class Limiter {
   }
 }
 
-export function windowId(job: string, kind: string, w: Omit<ExtractWindow, 'id'>): string {
+/** Deterministic for a watermark window; `salt` (the plan time) tells apart whole reads without one. */
+export function windowId(job: string, kind: string, w: Omit<ExtractWindow, 'id'>, salt = ''): string {
   return createHash('sha256')
     .update(
       JSON.stringify([
@@ -73,6 +76,7 @@ export function windowId(job: string, kind: string, w: Omit<ExtractWindow, 'id'>
         w.from?.values ?? null,
         w.to?.values ?? null,
         w.full,
+        ...(salt ? [salt] : []),
       ]),
     )
     .digest('hex')
@@ -119,9 +123,11 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
 
   async function plan(committed: ExtractCursor | null, opts: { full: boolean }): Promise<ExtractWindow> {
     const full = opts.full || o.full;
-    const make = (w: Omit<ExtractWindow, 'id'>): ExtractWindow =>
-      Object.freeze({ id: windowId(deps.job, d.name, w), ...w });
-    if (o.watermark === undefined) return make({ base: committed, from: null, to: null, full: true });
+    const make = (w: Omit<ExtractWindow, 'id'>, salt = ''): ExtractWindow =>
+      Object.freeze({ id: windowId(deps.job, d.name, w, salt), ...w });
+    // Without a watermark every run reads the whole relation: each plan is a window (a batch) of its own.
+    if (o.watermark === undefined)
+      return make({ base: committed, from: null, to: null, full: true }, new Date().toISOString());
     const session = await open();
     try {
       const wm = (await describe(session, [o.watermark])).get(o.watermark)!;
@@ -245,5 +251,10 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
     }
   }
 
-  return { kind: d.name, plan, read, close: () => Promise.resolve() };
+  function describeSource(): { name: string; uri: string } {
+    const name = o.table ?? 'query';
+    return { name, uri: `${deps.redactedUrl?.() ?? `${d.name}:`}#${name}` };
+  }
+
+  return { kind: d.name, plan, read, describe: describeSource, close: () => Promise.resolve() };
 }
