@@ -52,7 +52,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   const sinks = new SinkPool(options.env);
   const runtimes = new Map<string, JobRuntime>();
   try {
-    for (const job of options.jobs) runtimes.set(job.name, await createJobRuntime(job, sinks));
+    for (const job of options.jobs) runtimes.set(job.name, await createJobRuntime(job, sinks, options.env));
   } catch (err) {
     await sinks.close();
     throw err;

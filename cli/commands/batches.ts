@@ -6,6 +6,7 @@ import { rejectReason } from '../../core/ledger/knex.ledger.js';
 import { SinkPool } from '../../core/pipeline/job-runtime.js';
 import type { BatchRecord, Ledger } from '../../core/contracts.js';
 import { createBatchQueue, requeueBatch } from '../../workers/queue.js';
+import { isRecordSource } from '../../connectors/registry.js';
 import { connectRedis, jobsDir, loadAllJobs, table, type GlobalOptions } from '../context.js';
 import { describeOutcome, waitForBatches } from './run.js';
 
@@ -136,7 +137,10 @@ export function registerBatchCommands(program: Command): void {
             'CONFIG_INVALID',
             `no batch ${batchId} in the queue or in any job's ledger`,
           );
-        const what = await requeueBatch(queue, job, batchId, { input: found?.rec.sourceName });
+        const what = await requeueBatch(queue, job, batchId, {
+          input: found?.rec.sourceName,
+          extract: isRecordSource(job.source.connector),
+        });
         process.stdout.write(`${batchId}: ${what}\n`);
         if (opts.wait) {
           const [o] = await waitForBatches(redis, prefix, queue, job, [

@@ -6,16 +6,18 @@ import { QueueEvents, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { findJob, type JobDefinition } from '../../core/config/load-job.js';
 import { NightjarError } from '../../core/errors.js';
-import { SinkPool } from '../../core/pipeline/job-runtime.js';
+import { createRecordSource, SinkPool } from '../../core/pipeline/job-runtime.js';
 import type { BatchSummary } from '../../core/pipeline/run-batch.js';
-import { getSource } from '../../connectors/registry.js';
+import { getSource, isRecordSource } from '../../connectors/registry.js';
 import type { BatchCounts, InputRef } from '../../core/contracts.js';
 import { createBatchWorker } from '../../workers/batch.worker.js';
 import {
   BATCH_QUEUE,
   batchIdFor,
+  batchIdForWindow,
   createBatchQueue,
   enqueueBatch,
+  windowInFlight,
   type BatchJobData,
 } from '../../workers/queue.js';
 import { cliLogger, connectRedis, jobsDir, type GlobalOptions } from '../context.js';
@@ -67,11 +69,25 @@ export async function inputsFor(
   }
 }
 
+export interface EnqueueOptions {
+  /** Files: load this file instead of listing the job's source. */
+  readonly file?: string;
+  /** Files: load even if the same content was loaded before. */
+  readonly force?: boolean;
+  /** Extracts: read the whole relation, whatever the committed cursor. */
+  readonly full?: boolean;
+  readonly requestedBy?: BatchJobData['requestedBy'];
+  /** Where the target and source connections resolve. @defaultValue `process.env` */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Enqueues the job's ready work: one batch per ready file, or the next extract window. */
 export async function enqueueJob(
   queue: Queue<BatchJobData>,
   job: JobDefinition,
-  opts: { file?: string; force?: boolean; requestedBy?: BatchJobData['requestedBy'] },
+  opts: EnqueueOptions,
 ): Promise<Enqueued[]> {
+  if (isRecordSource(job.source.connector)) return enqueueExtract(queue, job, opts);
   const { refs, inputDir } = await inputsFor(job, opts.file);
   const out: Enqueued[] = [];
   for (const ref of refs) {
@@ -87,6 +103,44 @@ export async function enqueueJob(
     out.push({ batchId, input: ref.name });
   }
   return out;
+}
+
+/**
+ * A database extract: the next window, planned once here from the committed cursor (on the source's
+ * clock) and carried in the queue payload, so every attempt reads the same rows. A job has at most one
+ * window in flight: while one is queued or running, a run waits for that one instead.
+ */
+async function enqueueExtract(
+  queue: Queue<BatchJobData>,
+  job: JobDefinition,
+  opts: EnqueueOptions,
+): Promise<Enqueued[]> {
+  if (opts.file !== undefined) {
+    throw new NightjarError('CONFIG_INVALID', `--file: job ${job.name} reads a database, not files`);
+  }
+  const inFlight = await windowInFlight(queue, job.name);
+  if (inFlight) return [inFlight];
+  const env = opts.env ?? process.env;
+  const sinks = new SinkPool(env);
+  const source = await createRecordSource(job, env);
+  try {
+    const committed = await (await sinks.get(job)).ledger.cursor(job.name);
+    const window = await source.plan(committed, { full: opts.full ?? false });
+    const batchId = batchIdForWindow(job.name, window);
+    const input = source.describe().name;
+    await enqueueBatch(queue, job, {
+      batchId,
+      input,
+      window,
+      force: opts.force ?? false,
+      rerun: false,
+      requestedBy: opts.requestedBy ?? 'cli',
+    });
+    return [{ batchId, input }];
+  } finally {
+    await source.close();
+    await sinks.close();
+  }
 }
 
 /** Waits for each batch to finish (through retries) and reads its outcome from the ledger. */
@@ -167,10 +221,13 @@ export function describeOutcome(o: BatchOutcome): string {
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('enqueue one batch per ready input of a job (or the given --file)')
+    .description(
+      'enqueue one batch per ready input of a job (or the given --file); for a database extract, the next window',
+    )
     .argument('<job>', 'job name (in the jobs folder) or path to a job file')
     .option('--file <path>', 'load this file instead of listing the job’s source')
     .option('--force', 'load even if the same content was loaded before (makes a new batch)', false)
+    .option('--full', 'database extracts: read the whole table, whatever the committed cursor', false)
     .option('--wait', 'wait for the batches to finish, showing progress and the summary', false)
     .option('--with-worker', 'run a worker in this process while waiting (implies --wait)', false)
     .option(
@@ -181,7 +238,14 @@ export function registerRunCommand(program: Command): void {
     .action(
       async (
         name: string,
-        opts: { file?: string; force: boolean; wait: boolean; withWorker: boolean; json: boolean },
+        opts: {
+          file?: string;
+          force: boolean;
+          full: boolean;
+          wait: boolean;
+          withWorker: boolean;
+          json: boolean;
+        },
         cmd: Command,
       ) => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
@@ -196,6 +260,7 @@ export function registerRunCommand(program: Command): void {
           const batches = await enqueueJob(queue, job, {
             ...(opts.file ? { file: opts.file } : {}),
             force: opts.force,
+            full: opts.full,
           });
           if (batches.length === 0) {
             if (opts.json) process.stdout.write('');

@@ -20,7 +20,12 @@ import {
   type BatchJobData,
   type DeadLetterData,
 } from '../../workers/queue.js';
-import { enqueueJob, waitForBatches, type BatchOutcome } from '../../cli/commands/run.js';
+import {
+  enqueueJob,
+  waitForBatches,
+  type BatchOutcome,
+  type EnqueueOptions,
+} from '../../cli/commands/run.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const PG_URL = process.env.TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -124,7 +129,7 @@ export interface Harness {
   startWorker(jobs: JobDefinition[], options?: { shutdownGraceMs?: number }): Promise<BatchWorker>;
   /** Every log line the harness's workers wrote (JSON). */
   readonly logs: string[];
-  run(job: JobDefinition, opts?: { file?: string; force?: boolean }): Promise<BatchOutcome[]>;
+  run(job: JobDefinition, opts?: EnqueueOptions): Promise<BatchOutcome[]>;
   close(): Promise<void>;
 }
 
