@@ -25,6 +25,7 @@ type Loader<T> = () => Promise<{ definition: T }>;
 
 const SOURCES: Readonly<Record<string, Loader<SourceDefinition>>> = Object.freeze({
   local: () => import('./sources/local.source.js'),
+  sftp: () => import('./sources/sftp.source.js'),
 });
 
 /** Sources of typed rows (database extracts); a job's `source.connector` names one of these or a file source. */

@@ -27,6 +27,11 @@ export const ERROR_CODES = {
   TARGET_UNAVAILABLE: { retryable: true, summary: 'the target store cannot be reached' },
   TARGET_BUSY: { retryable: true, summary: 'the target store reported a lock conflict, deadlock or timeout' },
   SOURCE_UNAVAILABLE: { retryable: true, summary: 'the source cannot be reached' },
+  SOURCE_HOST_KEY_REFUSED: {
+    retryable: false,
+    summary: 'the SFTP server presented a host key that is not the pinned one',
+  },
+  SOURCE_AUTH_FAILED: { retryable: false, summary: 'the source refused the configured credentials' },
   INTERRUPTED: { retryable: true, summary: 'the worker was stopped while the batch was running' },
   OWNERSHIP_LOST: {
     retryable: false,

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure the services the integration tests use answer on loopback: Redis and PostgreSQL.
+# Makes sure the services the integration tests use answer on loopback: Redis and PostgreSQL; and that
+# OpenSSH's sshd and a test account exist for the SFTP tests (which start their own private sshd).
 # Starts them when installed but down; installs them from Debian's packages when missing (root only).
 set -euo pipefail
 
@@ -37,4 +38,18 @@ if ! psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null 2>&1; then
   as_root su postgres -c "psql -tAc \"select 1 from pg_database where datname='test'\" | grep -q 1 || createdb test" || true
 fi
 psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null
+# OpenSSH server for test/integration/sftp.test.ts: only the binary and a login; the tests run their own
+# `sshd -D -e -f <private config>` on a loopback port and never touch a system sshd.
+if [ ! -x /usr/sbin/sshd ]; then
+  log 'installing openssh-server'
+  apt_install openssh-server
+fi
+as_root mkdir -p /run/sshd # privilege-separation folder, normally made by the service unit
+SFTP_USER=${TEST_SFTP_USER:-nightjar-sftp}
+if ! id "$SFTP_USER" >/dev/null 2>&1; then
+  log "creating the SFTP test user $SFTP_USER (no shell: the tests' sshd forces internal-sftp)"
+  as_root useradd --system --user-group --create-home --home-dir "/var/lib/$SFTP_USER" \
+    --shell /usr/sbin/nologin "$SFTP_USER"
+  echo "$SFTP_USER:${TEST_SFTP_PASSWORD:-nightjar-sftp-test}" | as_root chpasswd
+fi
 log 'all services answer'

@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
@@ -22,6 +22,19 @@ interface Result {
 const CLI = path.join(REPO, 'cli/main.ts');
 /** tsx by absolute URL: the CLI also runs from other working directories. */
 const TSX = pathToFileURL(path.join(REPO, 'node_modules/tsx/dist/loader.mjs')).href;
+
+/**
+ * The demo job as shipped, in a folder of the test's own: its relative paths (fixtures, mapping, and the
+ * default SQLite file `../data/warehouse.db`) resolve inside `dir`, so tests never share a database.
+ */
+async function demoCopy(dir: string): Promise<string> {
+  await mkdir(path.join(dir, 'jobs'), { recursive: true });
+  await copyFile(path.join(REPO, 'jobs/demo-customers.json'), path.join(dir, 'jobs/demo-customers.json'));
+  for (const d of ['fixtures', 'mappings', 'schemas']) {
+    await symlink(path.join(REPO, d), path.join(dir, d)).catch(() => {});
+  }
+  return path.join(dir, 'jobs');
+}
 
 function start(args: string[], env: Record<string, string>, cwd = REPO): ChildProcess {
   return spawn(process.execPath, ['--import', TSX, CLI, ...args], {
@@ -119,7 +132,7 @@ describe('nightjar CLI', () => {
 
   it('the demo loads the demo file into SQLite and says how to query it', async () => {
     const r = await nightjar(
-      ['--jobs', path.join(REPO, 'jobs'), 'demo'],
+      ['--jobs', await demoCopy(dir), 'demo'],
       { NIGHTJAR_QUEUE_PREFIX: prefix, WAREHOUSE_URL: '' },
       dir,
     );
@@ -188,7 +201,7 @@ describe('nightjar CLI', () => {
 
   it('the demo starts a private redis-server when nothing answers at REDIS_URL', async () => {
     const r = await nightjar(
-      ['--jobs', path.join(REPO, 'jobs'), 'demo'],
+      ['--jobs', await demoCopy(dir), 'demo'],
       { REDIS_URL: 'redis://127.0.0.1:1', WAREHOUSE_URL: '' },
       dir,
     );
@@ -210,6 +223,9 @@ describe('nightjar CLI', () => {
     const queue = createBatchQueue(redis, prefix);
     try {
       // every second a tick; three ticks must still give one batch for the one input
+      for (let i = 0; i < 300 && !err.includes('scheduled job(s)'); i++) {
+        await new Promise((r) => setTimeout(r, 100)); // a loaded machine starts processes slowly
+      }
       await new Promise((r) => setTimeout(r, 3500));
       scheduler.kill('SIGTERM');
       const [code] = (await once(scheduler, 'exit')) as [number | null];
