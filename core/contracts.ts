@@ -288,6 +288,11 @@ export interface PublishRequest {
 export interface SinkBatch {
   /** Synchronously buffers one mapped row (values in column order) with its source line and raw text. */
   add(values: readonly unknown[], line: number, raw: string): void;
+  /**
+   * Whether `add()` keeps the raw text (e.g. where the store may still refuse a row at publish and the
+   * reject needs it). When `false`, callers may pass `''` and skip building it. @defaultValue true
+   */
+  readonly storesRaw?: boolean;
   /** Buffers one reject. */
   reject(reject: Reject): void;
   /** Rows buffered since the last flush. */

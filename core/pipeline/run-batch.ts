@@ -116,6 +116,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       const out = new Array<unknown>(mapping.columns.length);
       const unstorable = compileStorableGuard(mapping.columns, sink.valueLimits);
       const { rejectLimit } = job.policy;
+      const storesRaw = batch.storesRaw ?? true;
 
       const reject = (r: Reject): void => {
         batch.reject(r);
@@ -146,7 +147,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
           if (result === null) {
             const errors = unstorable(out);
             if (errors === null) {
-              batch.add(out, lines[i]!, chunk.raw(i));
+              batch.add(out, lines[i]!, storesRaw ? chunk.raw(i) : '');
               counts.rowsLoaded++;
             } else reject({ line: lines[i]!, raw: chunk.raw(i), errors });
           } else if (result === FILTERED) {

@@ -1,4 +1,5 @@
 /** Pieces the dialects share. */
+import type { Readable } from 'node:stream';
 import { redactUrl, resolveEnvRef } from '../../../core/config/env.js';
 import type { RecordSourceContext, RecordSourceDefinition } from '../../../core/contracts.js';
 import type { SqlDialect, SqlSession } from './dialect.js';
@@ -23,6 +24,56 @@ export function limitStatement(p: {
 
 /** Rows per driver round trip and per stream buffer. */
 export const FETCH_ROWS = 1000;
+
+/**
+ * The rows an object-mode driver stream has buffered, handed over as arrays of up to `max` rows: one
+ * promise per batch instead of one per row (`for await` over the stream costs a promise and a few
+ * microtasks per row, the largest client-side cost of an extract). Backpressure is the stream's own:
+ * nothing is read from it while the consumer works on a batch.
+ */
+export async function* rowBatches(stream: Readable, max = FETCH_ROWS): AsyncGenerator<unknown[][]> {
+  let failed: unknown;
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const onReadable = (): void => wake?.();
+  const onEnd = (): void => {
+    ended = true;
+    wake?.();
+  };
+  const onError = (err: unknown): void => {
+    failed = err;
+    wake?.();
+  };
+  stream.on('readable', onReadable);
+  stream.on('end', onEnd);
+  stream.on('close', onEnd);
+  stream.on('error', onError);
+  try {
+    for (;;) {
+      if (failed !== undefined) throw failed;
+      const batch: unknown[][] = [];
+      let row: unknown;
+      while (batch.length < max && (row = stream.read()) !== null) batch.push(row as unknown[]);
+      if (batch.length > 0) {
+        yield batch;
+        continue;
+      }
+      if (failed !== undefined) throw failed;
+      if (ended) {
+        // `close` without `end`: destroyed before the last row, which is no end of the result.
+        if (!stream.readableEnded) throw new Error('the result stream closed before its end');
+        return;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    stream.off('readable', onReadable);
+    stream.off('end', onEnd);
+    stream.off('close', onEnd);
+    stream.off('error', onError);
+  }
+}
 
 /** A connector definition from a dialect and a session factory (the URL comes from the environment). */
 export function defineExtract(
