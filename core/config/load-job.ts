@@ -109,9 +109,9 @@ export async function loadJob(file: string): Promise<JobDefinition> {
       const v = validatorFor(def.optionsSchema);
       if (!v(source)) problems.push(...formatAjvErrors(shown, v.errors, '/source'));
       else if (records) {
-        const create = (def as RecordSourceDefinition).create;
+        const recordDef = def as RecordSourceDefinition;
         problems.push(
-          ...recordSourceProblems(shown, doc, source, (o) => create(o, { baseDir: '.', job: '' })),
+          ...recordSourceProblems(shown, doc, source, (o) => recordDef.create(o, { baseDir: '.', job: '' })),
         );
       }
     } catch (err) {

@@ -15,7 +15,7 @@ import type { InputChunk, InputReader } from './input-reader.js';
 
 export function createRecordInputReader(source: RecordSource): InputReader {
   return {
-    async open(req, ctx) {
+    open(req, ctx) {
       const window = req.window;
       if (!window) {
         throw new NightjarError(
@@ -31,14 +31,14 @@ export function createRecordInputReader(source: RecordSource): InputReader {
           yield recordChunk(c);
         }
       };
-      return {
+      return Promise.resolve({
         uri,
         chunks: chunks(),
         identity: () => ({ name, uri, size: rows, sha256: windowSha256(window) }),
         // A window is never "the same content" as another one, and every run of the job reads the same
         // table: neither dedupe nor superseding applies. The cursor commits with the rows.
         publish: { dedupe: false, supersede: false, cursor: { base: window.base, to: window.to } },
-      };
+      });
     },
     // A published window has nothing left to do (a re-run is an operator's `rerun`).
     afterPublished: () => Promise.resolve(null),

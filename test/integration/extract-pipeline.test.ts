@@ -158,7 +158,10 @@ for (const [label, make] of [
       ]);
       const c1 = (await cursor(job.name))!;
       expect(c1).toHaveLength(1);
-      const ledger1 = await env.pg.knex('nightjar_batches').where({ batch_id: B1 }).first();
+      const ledger1 = (await env.pg.knex('nightjar_batches').where({ batch_id: B1 }).first()) as Record<
+        string,
+        unknown
+      >;
       expect(ledger1).toMatchObject({ status: 'published', source_name: src.table, file_size: '5' });
       expect(String(ledger1.source_uri)).toMatch(/#/);
 

@@ -32,7 +32,7 @@ export const FETCH_ROWS = 1000;
  * nothing is read from it while the consumer works on a batch.
  */
 export async function* rowBatches(stream: Readable, max = FETCH_ROWS): AsyncGenerator<unknown[][]> {
-  let failed: unknown;
+  let failed: Error | undefined;
   let ended = false;
   let wake: (() => void) | undefined;
   const onReadable = (): void => wake?.();
@@ -41,16 +41,19 @@ export async function* rowBatches(stream: Readable, max = FETCH_ROWS): AsyncGene
     wake?.();
   };
   const onError = (err: unknown): void => {
-    failed = err;
+    failed = err instanceof Error ? err : new Error(String(err));
     wake?.();
   };
   stream.on('readable', onReadable);
   stream.on('end', onEnd);
   stream.on('close', onEnd);
   stream.on('error', onError);
+  // Set by the listeners between iterations (a read from a closure, so no narrowing hides the change).
+  const failure = (): Error | undefined => failed;
   try {
     for (;;) {
-      if (failed !== undefined) throw failed;
+      let err = failure();
+      if (err) throw err;
       const batch: unknown[][] = [];
       let row: unknown;
       while (batch.length < max && (row = stream.read()) !== null) batch.push(row as unknown[]);
@@ -58,7 +61,8 @@ export async function* rowBatches(stream: Readable, max = FETCH_ROWS): AsyncGene
         yield batch;
         continue;
       }
-      if (failed !== undefined) throw failed;
+      err = failure();
+      if (err) throw err;
       if (ended) {
         // `close` without `end`: destroyed before the last row, which is no end of the result.
         if (!stream.readableEnded) throw new Error('the result stream closed before its end');

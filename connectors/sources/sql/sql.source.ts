@@ -221,7 +221,9 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
               records.push(rec);
               rowNumbers.push(++rowNo);
               if (deletedIndex >= 0)
-                deleted.push(deletedValues.has(toText(row[deletedIndex], select[deletedIndex]!) ?? '\u0000null'));
+                deleted.push(
+                  deletedValues.has(toText(row[deletedIndex], select[deletedIndex]!) ?? '\u0000null'),
+                );
               last = row;
               n++;
               if (records.length >= chunkSize) {

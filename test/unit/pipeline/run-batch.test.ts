@@ -431,6 +431,7 @@ describe('runBatch with a record source', () => {
       kind: 'fake',
       plan: () => Promise.reject(new Error('runBatch never plans')),
       async *read(w, ctx) {
+        await Promise.resolve();
         read.windows.push(w);
         expect(ctx.fields).toEqual(['CUST_NO', 'NAME', 'EMAIL', 'BALANCE', 'OPENED_ON', 'STATUS', 'REGION']);
         yield { records: rows.slice(0, 2), rowNumbers: [1, 2] };
