@@ -39,6 +39,9 @@ const RECORD_SOURCES: Readonly<Record<string, Loader<RecordSourceDefinition>>> =
 const PARSERS: Readonly<Record<string, Loader<ParserDefinition>>> = Object.freeze({
   csv: () => import('./parsers/csv.parser.js'),
   'fixed-width': () => import('./parsers/fixed-width.parser.js'),
+  hierarchical: () => import('./parsers/hierarchical.parser.js'),
+  xml: () => import('./parsers/xml.parser.js'),
+  json: () => import('./parsers/json.parser.js'),
 });
 
 const SINKS: Readonly<Record<string, Loader<SinkDefinition>>> = Object.freeze({

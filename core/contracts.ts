@@ -43,6 +43,12 @@ export interface Source {
   list(): Promise<InputRef[]>;
   /** Opens one input for reading. The name is re-validated (a plain name within the source). */
   open(name: string, signal?: AbortSignal): Promise<OpenedInput>;
+  /**
+   * Hands a file from elsewhere on this machine to the source (`nightjar run --file`): after it
+   * resolves, the input `name` is one of this source's own inputs, complete, and can be enqueued by name.
+   * Never overwrites a different input of that name. Sources that cannot take files do not implement it.
+   */
+  stage?(localPath: string, name: string): Promise<InputRef>;
   /** Called once a batch ended for this input: archive on success, move aside on permanent failure. */
   settle?(name: string, outcome: 'published' | 'failed' | 'skipped'): Promise<void>;
   close(): Promise<void>;
@@ -145,12 +151,18 @@ export interface ParseIssue {
 }
 
 /**
+ * One field value of a parsed record: text, or `null` for SQL NULL (a CSV null marker or unquoted empty
+ * field, a missing XML/JSON element, a JSON `null`). Mappings treat `null` as a missing value.
+ */
+export type RawValue = string | null;
+
+/**
  * A chunk of parsed records. `records[i]` holds the field values of one record in the order of
  * `ParseContext.fields`; `lines[i]` is the 1-based physical line (or record number for files without
  * newlines) where it starts; `raws[i]` is its raw text as read.
  */
 export interface ParsedChunk {
-  readonly records: string[][];
+  readonly records: RawValue[][];
   readonly lines: number[];
   readonly raws: string[];
   /** Records that could not be parsed (ragged rows, broken quotes, undecodable bytes, …). */
@@ -168,6 +180,23 @@ export interface ParseContext {
   readonly chunkSize: number;
   /** Declared character encoding of the input (`utf-8`, `windows-1252`, `cp037`, …). */
   readonly encoding: string;
+  /** The job's input limits (`policy.limits`). @defaultValue `DEFAULT_LIMITS` */
+  readonly limits?: InputLimits;
+}
+
+/**
+ * What one input may hold before the batch fails as `INPUT_TOO_LARGE` (or, for a field, the record is
+ * rejected). Set per job in `policy.limits`; see `DEFAULT_LIMITS` in `core/pipeline/limits.ts`.
+ */
+export interface InputLimits {
+  /** Most bytes after decompression (the bytes the parser reads). */
+  readonly maxBytes: number;
+  /** Most records (loaded, rejected and filtered together). */
+  readonly maxRecords: number;
+  /** Longest physical line or record: characters for text formats, bytes for fixed-width. */
+  readonly maxLineLength: number;
+  /** Longest single field value, in characters; a longer one rejects its record (rule `maxLength`). */
+  readonly maxFieldLength: number;
 }
 
 export interface Parser {
@@ -191,7 +220,13 @@ export type ColumnType =
   | 'date' // "YYYY-MM-DD"
   | 'timestamp' // ISO-8601 UTC, e.g. "2024-01-31T23:59:59.000Z"
   | 'boolean' // boolean
-  | 'json'; // any JSON value (objects, arrays) — jsonb in PostgreSQL
+  | 'json' // any JSON value (objects, arrays) — jsonb in PostgreSQL
+  | 'time' // "HH:MM:SS" or "HH:MM:SS.ffffff" (time of day, no zone)
+  | 'localTimestamp' // "YYYY-MM-DDTHH:MM:SS[.ffffff]" (wall-clock time, no zone)
+  | 'double' // number — measurements only, never money or identifiers
+  | 'char' // string of at most `length` characters (blank-padded by the store)
+  | 'uuid' // lower-case "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+  | 'bytea'; // Buffer
 
 export interface TargetColumn {
   readonly name: string;
@@ -201,6 +236,8 @@ export interface TargetColumn {
   readonly precision?: number;
   /** decimal only */
   readonly scale?: number;
+  /** char only: the declared length (`maxLength`). */
+  readonly length?: number;
   readonly description?: string;
 }
 
@@ -231,9 +268,10 @@ export interface CompiledMapping {
   /**
    * Maps one source record. Writes one value per column into `out` (reused by the caller between
    * calls) and returns `null`; or returns all errors of the record; or `FILTERED` when a record-level
-   * filter skips it. Never throws for bad data.
+   * filter skips it. Never throws for bad data. A `null` source value is a missing value (see
+   * mappings/README.md, "Source values and NULL").
    */
-  map(record: readonly string[], out: unknown[], meta: BatchMeta): FieldError[] | null | typeof FILTERED;
+  map(record: readonly RawValue[], out: unknown[], meta: BatchMeta): FieldError[] | null | typeof FILTERED;
 }
 
 // ───────────────────────────── Sink ─────────────────────────────

@@ -45,7 +45,7 @@ export function quoteLiteral(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-export function pgType(c: Pick<TargetColumn, 'type' | 'precision' | 'scale'>): string {
+export function pgType(c: Pick<TargetColumn, 'type' | 'precision' | 'scale' | 'length'>): string {
   switch (c.type) {
     case 'text':
       return 'text';
@@ -62,6 +62,18 @@ export function pgType(c: Pick<TargetColumn, 'type' | 'precision' | 'scale'>): s
       return 'boolean';
     case 'json':
       return 'jsonb';
+    case 'time':
+      return 'time without time zone';
+    case 'localTimestamp':
+      return 'timestamp without time zone';
+    case 'double':
+      return 'double precision';
+    case 'char':
+      return `character(${c.length ?? 1})`;
+    case 'uuid':
+      return 'uuid';
+    case 'bytea':
+      return 'bytea';
   }
 }
 
@@ -91,6 +103,10 @@ export function sqliteType(c: Pick<TargetColumn, 'type' | 'precision' | 'scale'>
       return c.precision !== undefined && c.precision <= SQLITE_EXACT_DIGITS
         ? `DECIMAL(${c.precision},${c.scale ?? 0})`
         : 'TEXT';
+    case 'double':
+      return 'REAL';
+    case 'bytea':
+      return 'BLOB';
     default:
       return 'TEXT';
   }

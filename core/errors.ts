@@ -16,6 +16,14 @@ export const ERROR_CODES = {
   INPUT_UNSAFE: { retryable: false, summary: 'the input name is not a plain file inside the source folder' },
   INPUT_UNREADABLE: { retryable: false, summary: 'the input cannot be read or decoded as declared' },
   INPUT_CHANGED: { retryable: true, summary: 'the input changed while it was being read' },
+  INPUT_TOO_LARGE: {
+    retryable: false,
+    summary: 'the input exceeds a limit of the job (policy.limits: bytes, records or line length)',
+  },
+  INPUT_CONFLICT: {
+    retryable: false,
+    summary: 'a different file of the same name is already waiting in the source folder',
+  },
   HEADER_INVALID: { retryable: false, summary: 'the header of the file does not match the declared layout' },
   TRAILER_MISMATCH: { retryable: false, summary: 'trailer control totals do not reconcile with the records' },
   REJECT_LIMIT_EXCEEDED: { retryable: false, summary: 'more records were rejected than the policy allows' },
@@ -47,6 +55,41 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
+/**
+ * Most characters of any error text nightjar stores or sends anywhere (ledger `error`, reject reasons,
+ * Redis job data and failure reasons, dead letters, log lines). Texts that embed input (a driver
+ * echoing a value, a parser quoting a line) could otherwise carry megabytes into each of them.
+ */
+export const MAX_ERROR_CHARS = 4096;
+
+/**
+ * `text` if it has at most `max` characters; else its start, cut so that the result has exactly `max`
+ * characters and ends with a marker giving the original length: `…[truncated: 2097152 chars]`.
+ */
+export function capText(text: string, max = MAX_ERROR_CHARS): string {
+  if (text.length <= max) return text;
+  const marker = `…[truncated: ${text.length} chars]`;
+  let keep = Math.max(0, max - marker.length);
+  // never split a surrogate pair
+  const c = text.charCodeAt(keep - 1);
+  if (keep > 0 && c >= 0xd800 && c <= 0xdbff) keep--;
+  return text.slice(0, keep) + marker;
+}
+
+/**
+ * An error text as nightjar stores and logs it: control characters other than TAB and LF shown as
+ * `\xNN` (a NUL byte is not storable in PostgreSQL text, and JSON would turn each into six characters),
+ * then capped with `capText()`.
+ */
+export function errorText(text: string): string {
+  const visible = text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\x00-\x08\x0b-\x1f\x7f]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`,
+  );
+  return capText(visible);
+}
+
 export class NightjarError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
@@ -57,7 +100,7 @@ export class NightjarError extends Error {
     message: string,
     options: { cause?: unknown; details?: Record<string, unknown> } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(errorText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'NightjarError';
     this.code = code;
     this.retryable = ERROR_CODES[code].retryable;
@@ -95,7 +138,7 @@ export function classify(err: unknown): NightjarError {
   if (err instanceof NightjarError) return err;
   const e = err as { code?: unknown; message?: unknown; errno?: unknown } | null | undefined;
   const code = typeof e?.code === 'string' ? e.code : '';
-  const message = typeof e?.message === 'string' ? e.message : String(err);
+  const message = errorText(typeof e?.message === 'string' ? e.message : String(err));
   if (TRANSIENT_NET.has(code) || /Connection terminated|connection refused|socket hang up/i.test(message)) {
     return new NightjarError('TARGET_UNAVAILABLE', message, { cause: err, details: { driverCode: code } });
   }

@@ -3,7 +3,8 @@
  * Connection strings and anything that looks like a secret are redacted.
  */
 import { readSettings } from './config/settings.js';
-import { pino, destination, type DestinationStream, type Logger } from 'pino';
+import { errorText } from './errors.js';
+import { pino, destination, stdSerializers, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -22,12 +23,26 @@ export const REDACT_PATHS = [
   '*.passphrase',
 ];
 
+/**
+ * pino's error serializer, with message and stack (which both repeat the messages of every `cause`,
+ * e.g. a driver error echoing input) capped, so that one log line stays a few KB.
+ */
+function cappedErr(err: Error): unknown {
+  const out = stdSerializers.err(err) as { message?: unknown; stack?: unknown } | undefined;
+  if (out && typeof out === 'object') {
+    if (typeof out.message === 'string') out.message = errorText(out.message);
+    if (typeof out.stack === 'string') out.stack = errorText(out.stack);
+  }
+  return out;
+}
+
 export function createLogger(options: { level?: string; destination?: NodeJS.WritableStream } = {}): Logger {
   return pino(
     {
       name: 'nightjar',
       level: options.level ?? readSettings().NIGHTJAR_LOG_LEVEL,
       redact: { paths: REDACT_PATHS, censor: '***' },
+      serializers: { err: cappedErr },
       base: { pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

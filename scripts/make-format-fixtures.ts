@@ -17,6 +17,11 @@ import {
   type FixedWidthOptions,
 } from '../connectors/parsers/fixed-width.layout.js';
 import { encodeRecord, layoutFor, type RecordValues } from '../connectors/parsers/fixed-width.writer.js';
+import {
+  compileHierarchy,
+  type CompiledHierarchy,
+  type HierarchicalOptions,
+} from '../connectors/parsers/hierarchical.layout.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,6 +30,161 @@ async function jobLayout(job: string): Promise<{ layout: CompiledLayout; encodin
     format: FixedWidthOptions & { encoding: string };
   };
   return { layout: compileLayout(doc.format), encoding: doc.format.encoding };
+}
+
+async function jobHierarchy(job: string): Promise<CompiledHierarchy> {
+  const doc = JSON.parse(await readFile(path.join(REPO, 'jobs/formats', `${job}.json`), 'utf8')) as {
+    format: HierarchicalOptions;
+  };
+  return compileHierarchy(doc.format);
+}
+
+/** One fixed-width record of a hierarchical layout: numbers zero-padded, text space-padded. */
+function hierRecord(
+  h: CompiledHierarchy,
+  type: string,
+  values: Readonly<Record<string, string | bigint>>,
+  width = 94,
+  variant = 0,
+): string {
+  const t = h.records.filter((r) => r.name === type)[variant];
+  if (!t) throw new Error(`no record type ${type}`);
+  const chars = new Array<string>(width).fill(' ');
+  for (const f of t.fields) {
+    const v = f.name === 'RECORD_TYPE' ? (t.matches[0] ?? '') : values[f.name];
+    if (v === undefined) continue;
+    const text = typeof v === 'bigint' ? v.toString().padStart(f.length, '0') : v.padEnd(f.length, ' ');
+    if (text.length !== f.length)
+      throw new Error(`${type}.${f.name}: ${JSON.stringify(text)} is not ${f.length} wide`);
+    for (let i = 0; i < f.length; i++) chars[f.at + i] = text.charAt(i);
+  }
+  return chars.join('');
+}
+
+interface AchEntry {
+  readonly code: bigint;
+  readonly rdfi: bigint;
+  readonly account: string;
+  readonly cents: bigint;
+  readonly name: string;
+  readonly addenda: readonly string[];
+}
+
+interface AchBatch {
+  readonly company: string;
+  readonly companyId: string;
+  readonly sec: string;
+  readonly effective: bigint;
+  readonly entries: readonly AchEntry[];
+  /** Added to the batch control's credit total (a figure that is off at batch level only). */
+  readonly creditSkew?: bigint;
+}
+
+/** A NACHA-style ACH file: controls computed here, independently of the parser; padded to blocks of 10. */
+function achFile(h: CompiledHierarchy, batches: readonly AchBatch[]): Buffer {
+  const out: string[] = [
+    hierRecord(h, 'fileHeader', {
+      PRIORITY: 1n,
+      DESTINATION: ' 091000019',
+      ORIGIN: '1234567890',
+      CREATION_DATE: 261123n,
+      CREATION_TIME: 830n,
+      FILE_ID_MODIFIER: 'A',
+      RECORD_SIZE: 94n,
+      BLOCKING_FACTOR: 10n,
+      FORMAT_CODE: '1',
+      DESTINATION_NAME: 'FEDERAL RESERVE BANK',
+      ORIGIN_NAME: 'NIGHTJAR PAYROLL INC',
+      REFERENCE: '',
+    }),
+  ];
+  const debit = (e: AchEntry): boolean => e.code === 27n || e.code === 37n;
+  let fileCount = 0n;
+  let fileHash = 0n;
+  let fileDebit = 0n;
+  let fileCredit = 0n;
+  let trace = 0n;
+  batches.forEach((b, bi) => {
+    const batchNumber = BigInt(bi + 1);
+    const common = {
+      SERVICE_CLASS: 200n,
+      COMPANY_ID: b.companyId,
+      ODFI: 9100001n,
+      BATCH_NUMBER: batchNumber,
+    };
+    out.push(
+      hierRecord(h, 'batchHeader', {
+        ...common,
+        COMPANY_NAME: b.company,
+        SEC_CODE: b.sec,
+        ENTRY_DESCRIPTION: b.sec === 'IAT' ? 'REMITTANCE' : 'PAYROLL',
+        EFFECTIVE_DATE: b.effective,
+        ORIGINATOR_STATUS: '1',
+      }),
+    );
+    let count = 0n;
+    let hash = 0n;
+    let debits = 0n;
+    let credits = 0n;
+    for (const e of b.entries) {
+      trace++;
+      const fields = {
+        TRANSACTION_CODE: e.code,
+        RDFI: e.rdfi,
+        CHECK_DIGIT: 1n,
+        ACCOUNT: e.account,
+        AMOUNT: e.cents,
+        ADDENDA_INDICATOR: e.addenda.length > 0 ? 1n : 0n,
+        TRACE: 91000010000000n + trace,
+      };
+      out.push(
+        b.sec === 'IAT'
+          ? hierRecord(h, 'entry', { ...fields, ADDENDA_COUNT: BigInt(e.addenda.length) }, 94, 0)
+          : hierRecord(h, 'entry', { ...fields, INDIVIDUAL_ID: `EMP${trace}`, NAME: e.name }, 94, 1),
+      );
+      e.addenda.forEach((info, k) => {
+        out.push(
+          hierRecord(h, 'addenda', {
+            ADDENDA_TYPE: b.sec === 'IAT' ? 10n : 5n,
+            PAYMENT_INFO: info,
+            SEQUENCE: BigInt(k + 1),
+            ENTRY_SEQUENCE: trace,
+          }),
+        );
+      });
+      count += 1n + BigInt(e.addenda.length);
+      hash += e.rdfi;
+      if (debit(e)) debits += e.cents;
+      else credits += e.cents;
+    }
+    out.push(
+      hierRecord(h, 'batchControl', {
+        ...common,
+        ENTRY_ADDENDA_COUNT: count,
+        ENTRY_HASH: hash % 10_000_000_000n,
+        TOTAL_DEBIT: debits,
+        TOTAL_CREDIT: credits + (b.creditSkew ?? 0n),
+      }),
+    );
+    fileCount += count;
+    fileHash += hash;
+    fileDebit += debits;
+    fileCredit += credits;
+  });
+  const records = out.length + 1;
+  const blocks = BigInt(Math.ceil(records / 10));
+  out.push(
+    hierRecord(h, 'fileControl', {
+      BATCH_COUNT: BigInt(batches.length),
+      BLOCK_COUNT: blocks,
+      ENTRY_ADDENDA_COUNT: fileCount,
+      ENTRY_HASH: fileHash % 10_000_000_000n,
+      TOTAL_DEBIT: fileDebit,
+      TOTAL_CREDIT: fileCredit,
+    }),
+  );
+  while (out.length % 10 !== 0) out.push('9'.repeat(94));
+  return Buffer.from(out.map((l) => l + '\r\n').join(''), 'ascii');
 }
 
 const CUSTOMERS_HEADER = 'CUST_NO,NAME,CITY,BALANCE,OPENED_ON';
@@ -148,6 +308,103 @@ export async function buildFormatFixtures(): Promise<Map<string, Buffer>> {
       irec('data', { ITEM_NO: 'C-3000', DESCRIPTION: '', QTY: 1_000_000n, UNIT_PRICE: 9_999_999n }),
       irec('trailer', { RECORD_COUNT: 5n, QTY_TOTAL: 120n - 5n + 0n + 7n + 1_000_000n }),
     ]),
+  );
+  // ── NACHA-style ACH: three batches (PPD payroll credits and a debit, CCD debits and a credit, an IAT
+  //    batch whose entries use the IAT layout), addenda, block padding of 9s. The second file moves
+  //    1.00 of credits from batch 1's control to batch 2's: the file control still balances.
+  const ach = await jobHierarchy('formats-nacha');
+  const achBatches: AchBatch[] = [
+    {
+      company: 'NIGHTJAR PAYROLL',
+      companyId: '1234567890',
+      sec: 'PPD',
+      effective: 261124n,
+      entries: [
+        {
+          code: 22n,
+          rdfi: 9100001n,
+          account: '123456789',
+          cents: 150000n,
+          name: 'ADA LOVELACE',
+          addenda: ['SALARY NOV 2026'],
+        },
+        { code: 32n, rdfi: 2100002n, account: '987654321', cents: 25075n, name: 'GRACE HOPPER', addenda: [] },
+        {
+          code: 27n,
+          rdfi: 9100001n,
+          account: '555000111',
+          cents: 9999n,
+          name: 'ALAN TURING',
+          addenda: ['ADVANCE REPAYMENT 1/2', 'ADVANCE REPAYMENT 2/2'],
+        },
+      ],
+    },
+    {
+      company: 'ACME SUPPLIES',
+      companyId: '9876543210',
+      sec: 'CCD',
+      effective: 261124n,
+      entries: [
+        {
+          code: 27n,
+          rdfi: 7100003n,
+          account: '4000111222',
+          cents: 123456n,
+          name: 'ACME WEST',
+          addenda: ['INV 4711'],
+        },
+        { code: 37n, rdfi: 7100003n, account: '4000111333', cents: 1000n, name: 'ACME EAST', addenda: [] },
+        { code: 22n, rdfi: 8100004n, account: '7777', cents: 500n, name: 'REFUND DESK', addenda: [] },
+      ],
+    },
+    {
+      company: 'GLOBAL REMIT',
+      companyId: '5555555555',
+      sec: 'IAT',
+      effective: 261125n,
+      entries: [
+        {
+          code: 22n,
+          rdfi: 6100005n,
+          account: 'DE89370400440532013000',
+          cents: 30000n,
+          name: '',
+          addenda: ['PAYMENT FOR ORDER 99'],
+        },
+      ],
+    },
+  ];
+  files.set('fixtures/formats/nacha/ACH_20261123.txt', achFile(ach, achBatches));
+  files.set(
+    'fixtures/formats/nacha/ACH_20261124_BATCH_SKEW.txt',
+    achFile(ach, [
+      { ...achBatches[0]!, creditSkew: 100n },
+      { ...achBatches[1]!, creditSkew: -100n },
+      achBatches[2]!,
+    ]),
+  );
+
+  // ── BAI2-style balance report: one group, two accounts, a transaction continued by an 88 record,
+  //    omitted fields (NULL), controls at account, group and file level (sums and record counts).
+  files.set(
+    'fixtures/formats/bai2/BAI_20261123.txt',
+    Buffer.from(
+      text([
+        '01,NIGHTJARBK,CUSTOMER1,261123,0830,1,,,2/',
+        '02,CUSTOMER1,NIGHTJARBK,1,261122,2359,USD,2/',
+        '03,0001112223,USD,010,500000,,/',
+        '16,175,150000,0,REF001,CUST001,Deposit from/',
+        '88,ACME CORP invoice 4711/',
+        '16,475,25000,0,REF002,,Check 1234/',
+        '49,675000,5/',
+        '03,0004445556,,010,100000,,/',
+        '16,165,20000,0,REF003,,Wire/',
+        '49,120000,3/',
+        '98,795000,2,10/',
+        '99,795000,1,12/',
+      ]),
+      'ascii',
+    ),
   );
   return files;
 }

@@ -5,15 +5,12 @@
  */
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { classify } from '../core/errors.js';
+import { classify, errorText } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
 import type { Logger } from '../core/logger.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
-import { createLocalSource } from '../connectors/sources/local.source.js';
-import { getParser } from '../connectors/registry.js';
-import { createFileInputReader } from '../core/pipeline/file-input.js';
 import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData } from './queue.js';
 
 export interface BatchWorkerOptions {
@@ -67,7 +64,9 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     const jobRt = runtimes.get(data.job);
     if (!jobRt) {
       // Nothing to load it with here, and no ledger to write to: the dead-letter queue keeps it.
-      const message = `this worker has no job named ${JSON.stringify(String(data.job).slice(0, 200))}`;
+      const message = errorText(
+        `this worker has no job named ${JSON.stringify(String(data.job).slice(0, 200))}`,
+      );
       await dead.add(
         String(data.job).slice(0, 200),
         {
@@ -82,7 +81,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       logger.error({ job: data.job, batchId: data.batchId, code: 'JOB_UNKNOWN' }, message);
       throw new UnrecoverableError(`JOB_UNKNOWN: ${message}`);
     }
-    const rt = data.inputDir ? await withInputDir(jobRt, data.inputDir) : jobRt;
+    const rt = jobRt;
     const attempt = job.attemptsMade + 1;
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();
@@ -176,13 +175,4 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       }
     },
   };
-}
-
-/** A file handed in with `run --file`: read from its own folder with the job's parser. */
-async function withInputDir(rt: JobRuntime, dir: string): Promise<JobRuntime> {
-  const { job } = rt;
-  if (!job.format) return rt;
-  const parser = (await getParser(job.format.parser)).create(job.format.options);
-  const source = createLocalSource({ dir, pattern: '*' });
-  return { ...rt, input: createFileInputReader(job, job.format, source, parser) };
 }

@@ -13,13 +13,15 @@ import { readSettings } from '../core/config/settings.js';
 export const BATCH_QUEUE = 'nightjar-batches';
 export const DEAD_LETTER_QUEUE = 'nightjar-dead';
 
-/** What a BullMQ job carries: names, never secrets. */
+/** What a BullMQ job carries: names, never secrets or paths a worker would follow. */
 export interface BatchJobData {
   readonly job: string;
   readonly batchId: string;
+  /**
+   * Input name within the job's own source (a file staged there by `run --file` included). Never a
+   * path: the source re-validates it before reading anything.
+   */
   readonly input: string;
-  /** Absolute folder of a file handed in with `run --file` (read with the local source); else the job's source. */
-  readonly inputDir?: string;
   /**
    * Database extracts: the window planned at enqueue (cursor values and ids, no secrets). Every attempt
    * reads exactly this window; a retry never plans again.
@@ -148,7 +150,6 @@ export async function requeueBatch(
   await enqueueBatch(queue, job, {
     batchId,
     input,
-    ...(existing?.data.inputDir ? { inputDir: existing.data.inputDir } : {}),
     ...(existing?.data.window ? { window: existing.data.window } : {}),
     force: true,
     rerun: true,

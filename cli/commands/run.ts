@@ -1,5 +1,4 @@
 /** `nightjar run <job>`: enqueue one batch per ready input (or `--file`), optionally wait for the outcome. */
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { QueueEvents, type Queue } from 'bullmq';
@@ -41,29 +40,22 @@ export interface Enqueued {
   input: string;
 }
 
-/** Inputs of a job: the one `--file`, or every ready input of its source. */
-export async function inputsFor(
-  job: JobDefinition,
-  file?: string,
-): Promise<{ refs: InputRef[]; inputDir?: string }> {
-  if (file) {
-    const abs = path.resolve(file);
-    let st;
-    try {
-      st = await stat(abs);
-    } catch {
-      throw new NightjarError('INPUT_NOT_FOUND', `--file ${file}: no such file`);
-    }
-    if (!st.isFile()) throw new NightjarError('INPUT_UNSAFE', `--file ${file}: not a regular file`);
-    return {
-      refs: [{ name: path.basename(abs), size: st.size, modifiedAt: st.mtime }],
-      inputDir: path.dirname(abs),
-    };
-  }
+/**
+ * Inputs of a job: every ready input of its source, or the one `--file`, staged into the source first
+ * (queue payloads name inputs of the job's own source, never paths on this machine).
+ */
+export async function inputsFor(job: JobDefinition, file?: string): Promise<InputRef[]> {
   const def = await getSource(job.source.connector);
   const source = def.create(job.source, { baseDir: job.baseDir });
   try {
-    return { refs: await source.list() };
+    if (!file) return await source.list();
+    if (!source.stage) {
+      throw new NightjarError(
+        'CONFIG_INVALID',
+        `--file: the ${source.kind} source of job ${job.name} cannot take files from here; put ${path.basename(file)} where the source reads it, then run without --file`,
+      );
+    }
+    return [await source.stage(path.resolve(file), path.basename(file))];
   } finally {
     await source.close();
   }
@@ -88,14 +80,13 @@ export async function enqueueJob(
   opts: EnqueueOptions,
 ): Promise<Enqueued[]> {
   if (isRecordSource(job.source.connector)) return enqueueExtract(queue, job, opts);
-  const { refs, inputDir } = await inputsFor(job, opts.file);
+  const refs = await inputsFor(job, opts.file);
   const out: Enqueued[] = [];
   for (const ref of refs) {
     const batchId = batchIdFor(job.name, ref, opts.force);
     await enqueueBatch(queue, job, {
       batchId,
       input: ref.name,
-      ...(inputDir ? { inputDir } : {}),
       force: opts.force ?? false,
       rerun: false,
       requestedBy: opts.requestedBy ?? 'cli',
@@ -225,7 +216,10 @@ export function registerRunCommand(program: Command): void {
       'enqueue one batch per ready input of a job (or the given --file); for a database extract, the next window',
     )
     .argument('<job>', 'job name (in the jobs folder) or path to a job file')
-    .option('--file <path>', 'load this file instead of listing the job’s source')
+    .option(
+      '--file <path>',
+      'load this file: it is staged (copied) into the job’s source under its own name, then enqueued',
+    )
     .option('--force', 'load even if the same content was loaded before (makes a new batch)', false)
     .option('--full', 'database extracts: read the whole table, whatever the committed cursor', false)
     .option('--wait', 'wait for the batches to finish, showing progress and the summary', false)

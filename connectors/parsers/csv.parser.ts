@@ -4,9 +4,12 @@
  *
  * How a file is read:
  * 1. Bytes are decoded with the job's encoding (iconv-lite, see `code-pages.ts`; a UTF-8 BOM is dropped).
- * 2. The text is split into physical lines at LF (a CR before it is dropped; in EBCDIC, NL counts as
- *    LF). The first `skipLines` lines are ignored; outside a quoted field, empty lines and lines starting
- *    with `comment` are skipped.
+ * 2. The text is split into physical lines at the record terminator: LF with an optional CR (`lf`), CR
+ *    alone (`cr`), any of them (`any`), or — by default — `cr` when the file's first line end is a lone
+ *    CR and `lf` otherwise (in EBCDIC, NL counts as LF). A record that fails while holding a CR that ends
+ *    no line says so (CR-only or mixed line ends). The first `skipLines` lines are ignored; outside a
+ *    quoted field, empty lines (with `skipBlankLines`, blank ones), and lines starting with `comment` are
+ *    skipped.
  * 3. A line that starts a record and holds no quote character is split at the delimiter. Otherwise the
  *    tokenizer below reads it with RFC 4180 quoting (the same rules as csv-parse, which the unit tests
  *    check property by property): a quote opens a quoted field only at the start of a field, inside a
@@ -34,14 +37,25 @@
  * file after an invalid closing quote. The tokenizer here is held to csv-parse's results on valid input
  * by a property test (`test/unit/parsers/csv.parser.test.ts`).
  *
- * Undecodable bytes (U+FFFD after decoding) reject the record with rule `encoding`. An empty file fails
+ * Bounds (`ctx.limits`): a physical line longer than `maxLineLength` characters fails the file with
+ * `INPUT_TOO_LARGE` (it is not the text the job says); a quoted record whose lines together pass that
+ * length is a broken quote (rule `quotes`, reading resumes at its next line).
+ *
+ * Values: a field is text, or SQL NULL (`null`) when it is unquoted and equals `nullMarker`, or is
+ * unquoted and empty with `emptyAsNull` (`""` stays an empty string, as in COPY). `trim` strips blanks
+ * around unquoted fields and allows them around quoted ones; `unquotedEscape` makes the next character
+ * literal outside quotes; `ignoreExtraColumns` drops surplus trailing fields.
+ *
+ * Undecodable bytes (U+FFFD after decoding) reject the record with rule `encoding`; in UTF-8 the message
+ * tells undecodable bytes from a U+FFFD character that was already in the (valid) text. An empty file fails
  * with `HEADER_INVALID` when a header row is expected; a file with only a header row yields no records.
  */
 import type { Readable } from 'node:stream';
-import { NightjarError } from '../../core/errors.js';
-import type { ParseContext, ParseIssue, ParsedChunk, Parser } from '../../core/contracts.js';
+import { isNightjarError, NightjarError } from '../../core/errors.js';
+import type { ParseContext, ParseIssue, ParsedChunk, Parser, RawValue } from '../../core/contracts.js';
 import type { ParserDefinition } from '../../core/contracts.js';
-import { assertEncoding, isEbcdic, streamDecoder } from './code-pages.js';
+import { limitsOf, tooLarge } from '../../core/pipeline/limits.js';
+import { assertEncoding, canonicalEncoding, isEbcdic, streamDecoder } from './code-pages.js';
 
 export interface CsvOptions {
   /** Field delimiter (1–4 characters; `\t` for TSV). @defaultValue `,` */
@@ -67,6 +81,30 @@ export interface CsvOptions {
   readonly relaxQuotes?: boolean;
   /** Most physical lines one record may span through quoted line breaks. @defaultValue 100 */
   readonly maxRecordLines?: number;
+  /** An unquoted field equal to this text is SQL NULL (e.g. `\\N`, `NULL`); a quoted one stays text. */
+  readonly nullMarker?: string;
+  /**
+   * An unquoted empty field is SQL NULL while a quoted empty field (`""`) stays an empty string, as in
+   * PostgreSQL `COPY … CSV`. @defaultValue false (both are empty strings)
+   */
+  readonly emptyAsNull?: boolean;
+  /**
+   * Strips blanks (spaces; tabs unless the delimiter is a tab) around unquoted fields and accepts them
+   * around quoted ones (`a, "b" ,c`). Quoted content is never trimmed. @defaultValue false
+   */
+  readonly trim?: boolean;
+  /**
+   * What ends a record: `lf` (LF, with or without CR), `cr` (CR only, classic Mac OS), `any` (CRLF, LF or
+   * CR, for files with mixed line ends), or `auto` (`cr` when the first line end of the file is a CR not
+   * followed by LF, `lf` otherwise). @defaultValue `auto`
+   */
+  readonly recordTerminator?: 'auto' | 'lf' | 'cr' | 'any';
+  /** Fields beyond the expected columns are dropped instead of rejecting the record. @defaultValue false */
+  readonly ignoreExtraColumns?: boolean;
+  /** Outside quotes, this character makes the next one literal (e.g. `\\` for `a\\,b`). */
+  readonly unquotedEscape?: string;
+  /** Lines holding only blanks are skipped like empty lines (outside quoted fields). @defaultValue false */
+  readonly skipBlankLines?: boolean;
 }
 
 export const csvOptionsSchema = {
@@ -121,11 +159,47 @@ export const csvOptionsSchema = {
       default: 100,
       description: 'Most physical lines a record may span through quoted line breaks.',
     },
+    nullMarker: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 32,
+      description: 'An unquoted field equal to this text is NULL (e.g. `\\N`); quoted, it stays text.',
+    },
+    emptyAsNull: {
+      type: 'boolean',
+      default: false,
+      description:
+        'An unquoted empty field is NULL; a quoted empty field ("") stays an empty string (as COPY).',
+    },
+    trim: {
+      type: 'boolean',
+      default: false,
+      description: 'Strip blanks around unquoted fields; accept blanks around quoted fields.',
+    },
+    recordTerminator: {
+      enum: ['auto', 'lf', 'cr', 'any'],
+      default: 'auto',
+      description:
+        'Record end: LF (with optional CR), CR only, any of CRLF/LF/CR, or detected from the first line end.',
+    },
+    ignoreExtraColumns: {
+      type: 'boolean',
+      default: false,
+      description: 'Drop fields beyond the expected columns instead of rejecting the record.',
+    },
+    unquotedEscape: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 1,
+      description: 'Outside quotes, makes the next character literal (e.g. a backslash before a delimiter).',
+    },
+    skipBlankLines: {
+      type: 'boolean',
+      default: false,
+      description: 'Skip lines holding only blanks (empty lines are always skipped).',
+    },
   },
 } as const;
-
-/** A single physical line longer than this (in characters) means the file is not what the job says. */
-export const MAX_LINE_CHARS = 16 * 1024 * 1024;
 
 /** The tokenizer's answer for a record whose quoted field is still open at the end of its text. */
 export const OPEN: unique symbol = Symbol('csv.open-quote');
@@ -135,24 +209,73 @@ export interface CsvDialect {
   readonly quote: string;
   readonly escape: string;
   readonly relaxQuotes: boolean;
+  /** Blanks around unquoted fields are dropped, and allowed around quoted ones. */
+  readonly trim?: boolean;
+  /** Outside quotes, makes the next character literal. */
+  readonly unquotedEscape?: string;
+  /** An unquoted empty field is `null`. */
+  readonly emptyAsNull?: boolean;
+  /** An unquoted field equal to this (before unescaping) is `null`. */
+  readonly nullMarker?: string | undefined;
+}
+
+/**
+ * The value of an unquoted field from its raw text (`raw`) and its text after unquoted escapes (`value`),
+ * or `undefined` when the dialect changes nothing (the hot path: plain fields are used as they are).
+ */
+export function unquotedField(d: CsvDialect): ((raw: string, value: string) => RawValue) | undefined {
+  const trim = d.trim === true;
+  const emptyAsNull = d.emptyAsNull === true;
+  const marker = d.nullMarker;
+  if (!trim && !emptyAsNull && marker === undefined) return undefined;
+  const tab = d.delimiter !== '\t';
+  const blank = (c: number): boolean => c === 32 || (c === 9 && tab);
+  const strip = (v: string): string => {
+    let s = 0;
+    let e = v.length;
+    while (s < e && blank(v.charCodeAt(s))) s++;
+    while (e > s && blank(v.charCodeAt(e - 1))) e--;
+    return s === 0 && e === v.length ? v : v.slice(s, e);
+  };
+  return (raw, value) => {
+    const r = trim ? strip(raw) : raw;
+    if (r === marker || (emptyAsNull && r === '')) return null;
+    return trim ? strip(value) : value;
+  };
 }
 
 /**
  * Splits one record's text into fields. Returns the fields, `OPEN` when a quoted field is not closed by
  * the end of the text (the record may continue on the next line), or an error message.
  */
-export function createTokenizer(d: CsvDialect): (s: string) => string[] | typeof OPEN | string {
+export function createTokenizer(d: CsvDialect): (s: string) => RawValue[] | typeof OPEN | string {
   const { delimiter, quote, escape, relaxQuotes } = d;
   const Q = quote === '' ? -1 : quote.charCodeAt(0);
   const escapeDiffers = quote !== '' && escape !== quote;
   const dlen = delimiter.length;
+  const finish = unquotedField(d);
+  const trim = d.trim === true;
+  const tab = delimiter !== '\t';
+  const uesc = d.unquotedEscape ?? '';
+  const quoteIn = (s: string, from: number, to: number): boolean => {
+    if (Q === -1 || relaxQuotes) return false;
+    const q = s.indexOf(quote, from);
+    return q !== -1 && q < to;
+  };
+  const unquotedQuote = (field: number): string =>
+    `field ${field}: a quote inside an unquoted field (quote the whole field and double the quote)`;
   return (s: string) => {
-    const out: string[] = [];
+    const out: RawValue[] = [];
     const n = s.length;
     let i = 0;
     let nextQuote = -2; // position of the next quote at or after i; -2 = not looked up yet
     let escapeFreeFrom = escapeDiffers ? Infinity : 0; // no escape character at or after this position
     for (;;) {
+      const fieldStart = i;
+      if (trim) {
+        while (i < n && (s.charCodeAt(i) === 32 || (tab && s.charCodeAt(i) === 9))) i++;
+        if (s.charCodeAt(i) !== Q) i = fieldStart;
+      }
       if (s.charCodeAt(i) === Q) {
         let value = '';
         let p = i + 1;
@@ -184,6 +307,7 @@ export function createTokenizer(d: CsvDialect): (s: string) => string[] | typeof
           break;
         }
         out.push(value);
+        if (trim) while (i < n && (s.charCodeAt(i) === 32 || (tab && s.charCodeAt(i) === 9))) i++;
         if (i === n) return out;
         if (!s.startsWith(delimiter, i)) {
           return `field ${out.length}: a closing quote must be followed by the delimiter or the end of the record`;
@@ -191,19 +315,47 @@ export function createTokenizer(d: CsvDialect): (s: string) => string[] | typeof
         i += dlen;
         continue;
       }
+      if (uesc !== '') {
+        // Unquoted field with escapes: `\,` is a literal delimiter, `\\` a literal backslash.
+        let value = '';
+        let p = i;
+        for (;;) {
+          const di = s.indexOf(delimiter, p);
+          const ei = s.indexOf(uesc, p);
+          if (ei !== -1 && (di === -1 || ei < di)) {
+            if (quoteIn(s, p, ei)) return unquotedQuote(out.length + 1);
+            value += s.slice(p, ei) + s.charAt(ei + 1);
+            p = Math.min(ei + 2, n);
+            continue;
+          }
+          const end = di === -1 ? n : di;
+          if (quoteIn(s, p, end)) return unquotedQuote(out.length + 1);
+          value += s.slice(p, end);
+          out.push(finish ? finish(s.slice(i, end), value) : value);
+          if (di === -1) return out;
+          i = di + dlen;
+          break;
+        }
+        continue;
+      }
       const di = s.indexOf(delimiter, i);
       const end = di === -1 ? n : di;
       if (Q !== -1 && !relaxQuotes) {
         if (nextQuote !== -1 && nextQuote < i) nextQuote = s.indexOf(quote, i);
-        if (nextQuote !== -1 && nextQuote < end) {
-          return `field ${out.length + 1}: a quote inside an unquoted field (quote the whole field and double the quote)`;
-        }
+        if (nextQuote !== -1 && nextQuote < end) return unquotedQuote(out.length + 1);
       }
-      out.push(s.slice(i, end));
+      const v = s.slice(i, end);
+      out.push(finish ? finish(v, v) : v);
       if (di === -1) return out;
       i = di + dlen;
     }
   };
+}
+
+/** Column names for a message: quoted, control characters escaped, at most ~300 characters. */
+function preview(names: readonly string[]): string {
+  const all = names.map((n) => JSON.stringify(n)).join(', ');
+  return all.length <= 300 ? all : `${all.slice(0, 300)}… (${names.length} columns)`;
 }
 
 function stripCr(line: string): string {
@@ -218,7 +370,16 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
     quote,
     escape: options.escape ?? (quote === '' ? '"' : quote),
     relaxQuotes: options.relaxQuotes ?? false,
+    trim: options.trim ?? false,
+    emptyAsNull: options.emptyAsNull ?? false,
+    nullMarker: options.nullMarker,
+    ...(options.unquotedEscape !== undefined ? { unquotedEscape: options.unquotedEscape } : {}),
   };
+  const unescaped = options.unquotedEscape;
+  const finishUnquoted = unquotedField(dialect);
+  const terminator = options.recordTerminator ?? 'auto';
+  const ignoreExtra = options.ignoreExtraColumns ?? false;
+  const skipBlank = options.skipBlankLines ?? false;
   const declared = options.columns;
   const header = options.header ?? declared === undefined;
   const skipLines = options.skipLines ?? 0;
@@ -234,6 +395,14 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
       const decoder = streamDecoder(ctx.encoding);
       const ebcdic = isEbcdic(ctx.encoding);
       const width = ctx.fields.length;
+      const maxLine = limitsOf(ctx).maxLineLength;
+      const lineTooLong = (no: number, text = ''): Error =>
+        tooLarge(
+          ctx.fileName,
+          'maxLineLength',
+          maxLine,
+          `line ${no} is longer than ${maxLine} characters (not ${ctx.encoding} text with ${ends === 'cr' ? 'CR' : 'LF or CRLF'} line ends?${text.includes('\r') ? ' It holds CR characters: set format.recordTerminator to "cr" or "any".' : ''})`,
+        );
 
       /** order[i] = column of the file holding the i-th mapping field; undefined until the header is read. */
       let order: number[] | undefined;
@@ -246,7 +415,7 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
           const code = where === 'header' ? 'HEADER_INVALID' : 'CONFIG_INVALID';
           throw new NightjarError(
             code,
-            `${ctx.fileName}: ${where} lacks column(s) ${missing.join(', ')} (found: ${names.join(', ')})`,
+            `${ctx.fileName}: ${where} lacks column(s) ${missing.join(', ')} (found: ${preview(names)})`,
           );
         }
         const twice = ctx.fields.filter((f) => names.indexOf(f) !== names.lastIndexOf(f));
@@ -264,42 +433,78 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
       else if (!header) useColumns(ctx.fields, 'mapping');
       let awaitingHeader = header;
 
-      let records: string[][] = [];
+      let records: RawValue[][] = [];
       let lines: number[] = [];
       let raws: string[] = [];
       let issues: ParseIssue[] = [];
       let checkUndecodable = false;
+      /** Line ends in use: from `recordTerminator`, or (auto) decided by the first line end of the file. */
+      let ends: 'lf' | 'cr' | 'any' | undefined = terminator === 'auto' ? undefined : terminator;
+      const utf8 = canonicalEncoding(ctx.encoding) === 'utf8';
+      /** Where the U+FFFD seen so far came from: undecodable bytes, the text itself (valid UTF-8), or both. */
+      let replacement: 'invalid' | 'literal' | 'both' | undefined;
+      const noteReplacement = (decoded: string, bytes: Buffer): void => {
+        if (!decoded.includes('\uFFFD')) return;
+        checkUndecodable = true;
+        let kind: 'invalid' | 'literal' | 'both' = 'invalid';
+        if (utf8) {
+          const literal = occurrences(bytes, REPLACEMENT_UTF8);
+          kind = literal === 0 ? 'invalid' : literal === occurrences(decoded, '\uFFFD') ? 'literal' : 'both';
+        }
+        replacement = replacement === undefined || replacement === kind ? kind : 'both';
+      };
+      const replacementMessage = (): string =>
+        replacement === 'literal'
+          ? `holds U+FFFD (the Unicode replacement character), although its bytes are valid ${ctx.encoding}: the text was damaged before this file was written`
+          : replacement === 'both'
+            ? `bytes that are not valid ${ctx.encoding}, or U+FFFD (the replacement character) in the text itself`
+            : `bytes that are not valid ${ctx.encoding} (decoded as U+FFFD)`;
+      /** Why a record whose text holds a CR that ends no line may have failed. */
+      const lineEndHint = (raw: string): string =>
+        raw.includes('\r')
+          ? `; the line holds CR characters that end no line: the file has CR-only line ends (classic Mac OS) or mixes them with ${ends === 'any' ? 'LF' : 'LF/CRLF'}; set format.recordTerminator to "cr" or "any"`
+          : '';
 
       const reject = (line: number, raw: string, rule: string, message: string): void => {
         issues.push({ line, raw, rule, message });
       };
 
-      const emit = (rec: string[], raw: string, line: number): void => {
+      const emit = (rec: RawValue[], raw: string, line: number): void => {
         if (awaitingHeader) {
           awaitingHeader = false;
           headerSeen = true;
           if (order !== undefined) return; // declared columns: the header row is skipped
-          const names = rec.map((n) => n.trim());
+          const names = rec.map((n) => (n ?? '').trim());
           if (trailingDelimiter && names.length > 1 && names[names.length - 1] === '') names.pop();
-          useColumns(names, 'header');
+          try {
+            useColumns(names, 'header');
+          } catch (err) {
+            const hint = lineEndHint(raw);
+            if (hint === '' || !isNightjarError(err)) throw err;
+            throw new NightjarError(err.code, `${err.message}${hint}`);
+          }
           return;
         }
         if (checkUndecodable && raw.includes('\uFFFD')) {
-          reject(line, raw, 'encoding', `bytes that are not valid ${ctx.encoding} (decoded as U+FFFD)`);
+          reject(line, raw, 'encoding', replacementMessage());
           return;
         }
         let len = rec.length;
-        if (len === expected + 1 && trailingDelimiter && rec[len - 1] === '') {
+        if (len === expected + 1 && trailingDelimiter && (rec[len - 1] === '' || rec[len - 1] === null)) {
           rec.pop();
           len--;
         }
+        if (len > expected && ignoreExtra) {
+          rec.length = expected;
+          len = expected;
+        }
         if (len !== expected) {
-          reject(line, raw, 'columns', `expected ${expected} columns, found ${len}`);
+          reject(line, raw, 'columns', `expected ${expected} columns, found ${len}${lineEndHint(raw)}`);
           return;
         }
         if (identity || order === undefined) records.push(rec);
         else {
-          const out = new Array<string>(width);
+          const out = new Array<RawValue>(width);
           for (let i = 0; i < width; i++) out[i] = rec[order[i]!]!;
           records.push(out);
         }
@@ -317,6 +522,7 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
       /** Lines of a record whose quoted field is still open (with their CRs), and its first line number. */
       let pending: string[] | null = null;
       let pendingLine = 0;
+      let pendingChars = 0;
 
       const resync = (why: string): void => {
         const held = pending!;
@@ -334,6 +540,8 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
         if (r === OPEN) {
           if (held.length >= maxRecordLines) {
             resync(`a quoted field is still open after ${maxRecordLines} lines`);
+          } else if (pendingChars > maxLine) {
+            resync(`a quoted field is still open after ${maxLine} characters (policy.limits.maxLineLength)`);
           }
           return;
         }
@@ -348,20 +556,30 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
       const next = (rawLine: string, no: number): void => {
         if (pending !== null) {
           pending.push(rawLine);
+          pendingChars += rawLine.length + 1;
           continuePending();
           return;
         }
         const line = stripCr(rawLine);
         if (line.length === 0) return;
+        if (skipBlank && line.trim() === '') return;
         if (comment !== undefined && line.startsWith(comment)) return;
-        if (quote === '' || line.indexOf(quote) === -1) {
-          emit(line.split(delimiter), line, no);
+        if (
+          (quote === '' || line.indexOf(quote) === -1) &&
+          (unescaped === undefined || !line.includes(unescaped))
+        ) {
+          const fields: RawValue[] = line.split(delimiter);
+          if (finishUnquoted !== undefined) {
+            for (let k = 0; k < fields.length; k++) fields[k] = finishUnquoted(fields[k]!, fields[k]!);
+          }
+          emit(fields, line, no);
           return;
         }
         const r = tokenize(line);
         if (r === OPEN) {
           pending = [rawLine];
           pendingLine = no;
+          pendingChars = rawLine.length;
           if (maxRecordLines === 1) resync('a quoted field is not closed on its line');
         } else if (typeof r === 'string') broken(no, line, r);
         else emit(r, line, no);
@@ -376,34 +594,67 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
         return chunk;
       };
 
+      let heldCr = false; // 'any': a CR ending a piece may be the first half of a CRLF
+      let undecided = ''; // 'auto': text read before the first line end
+      /** Turns the file's line ends into LF. */
+      const toLf = (s: string): string => {
+        if (ends === 'cr') return s.replaceAll('\r', '\n');
+        if (ends !== 'any') return s;
+        if (heldCr) {
+          s = '\r' + s;
+          heldCr = false;
+        }
+        if (s.endsWith('\r')) {
+          heldCr = true;
+          s = s.slice(0, -1);
+        }
+        return s.includes('\r') ? s.replace(/\r\n?/g, '\n') : s;
+      };
+
       let carry = '';
       let lineNo = 0;
       for await (const buf of input) {
         let decoded = decoder.write(buf as Buffer);
         if (ebcdic) decoded = decoded.replaceAll('\u0085', '\n');
-        if (!checkUndecodable && decoded.includes('\uFFFD')) checkUndecodable = true;
+        noteReplacement(decoded, buf as Buffer);
+        if (ends === undefined) {
+          undecided += decoded;
+          ends = detectLineEnds(undecided);
+          if (ends === undefined && undecided.length <= maxLine) continue;
+          ends ??= 'lf';
+          decoded = undecided;
+          undecided = '';
+        }
+        decoded = toLf(decoded);
         const text = carry.length === 0 ? decoded : carry + decoded;
         let p = 0;
         for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', p)) {
           lineNo++;
+          if (nl - p > maxLine) throw lineTooLong(lineNo);
           if (lineNo > skipLines) next(text.slice(p, nl), lineNo);
           p = nl + 1;
           if (records.length + issues.length >= ctx.chunkSize) yield flush();
         }
         carry = p === 0 ? text : text.slice(p);
-        if (carry.length > MAX_LINE_CHARS) {
-          throw new NightjarError(
-            'INPUT_UNREADABLE',
-            `${ctx.fileName}: line ${lineNo + 1} is longer than ${MAX_LINE_CHARS} characters — not ${ctx.encoding} text with LF or CRLF line ends?`,
-          );
-        }
+        if (carry.length > maxLine) throw lineTooLong(lineNo + 1, carry);
       }
-      const rest = decoder.end() ?? '';
-      if (rest.includes('\uFFFD')) checkUndecodable = true;
-      carry += rest;
-      if (carry.length > 0) {
+      let rest = decoder.end() ?? '';
+      if (rest.includes('\uFFFD')) noteReplacement(rest, Buffer.alloc(0));
+      if (ends === undefined) {
+        rest = undecided + rest;
+        ends = detectLineEnds(rest) ?? (rest.includes('\r') ? 'cr' : 'lf');
+      }
+      rest = toLf(rest) + (heldCr ? '\n' : '');
+      const tail = carry + rest;
+      let q = 0;
+      for (let nl = tail.indexOf('\n'); nl !== -1; nl = tail.indexOf('\n', q)) {
         lineNo++;
-        if (lineNo > skipLines) next(carry, lineNo);
+        if (lineNo > skipLines) next(tail.slice(q, nl), lineNo);
+        q = nl + 1;
+      }
+      if (q < tail.length) {
+        lineNo++;
+        if (lineNo > skipLines) next(tail.slice(q), lineNo);
       }
       while (pending !== null) resync('a quoted field is not closed at the end of the file');
       if (header && !headerSeen) {
@@ -412,6 +663,26 @@ export function createCsvParser(options: CsvOptions = {}): Parser {
       if (records.length + issues.length > 0) yield flush();
     },
   };
+}
+
+/** UTF-8 bytes of U+FFFD: in valid UTF-8 they are the character itself, not an undecodable byte. */
+const REPLACEMENT_UTF8 = Buffer.from([0xef, 0xbf, 0xbd]);
+
+function occurrences(haystack: string | Buffer, needle: string | Buffer): number {
+  let count = 0;
+  for (let i = haystack.indexOf(needle as never); i !== -1; i = haystack.indexOf(needle as never, i + 1))
+    count++;
+  return count;
+}
+
+/** `cr` when the first line end is a CR not followed by LF, `lf` for LF or CRLF, `undefined` if unknown yet. */
+export function detectLineEnds(s: string): 'lf' | 'cr' | undefined {
+  const cr = s.indexOf('\r');
+  const lf = s.indexOf('\n');
+  if (cr === -1) return lf === -1 ? undefined : 'lf';
+  if (lf !== -1 && lf < cr) return 'lf';
+  if (cr + 1 === s.length) return undefined;
+  return s.charCodeAt(cr + 1) === 10 ? 'lf' : 'cr';
 }
 
 export const definition: ParserDefinition = {

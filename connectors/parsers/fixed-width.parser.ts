@@ -31,6 +31,7 @@ import {
   rangeDecoder,
   type RangeDecoder,
 } from './code-pages.js';
+import { limitsOf, tooLarge } from '../../core/pipeline/limits.js';
 import { decodePacked, decodeZoned, formatDecimal, unscaled } from './cobol-fields.js';
 import {
   compileLayout,
@@ -43,8 +44,8 @@ import {
 
 export { fixedWidthOptionsSchema, type FixedWidthOptions } from './fixed-width.layout.js';
 
-/** A line longer than this (in bytes) means the file is not what the layout says. */
-export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/** UTF-8 bytes of U+FFFD: in valid UTF-8 they are the character itself, not an undecodable byte. */
+const REPLACEMENT_UTF8 = Buffer.from([0xef, 0xbf, 0xbd]);
 
 /** C0/C1 controls except TAB: shown as `\xNN` in `raw`, so binary fields stay storable and readable. */
 function isControl(c: number): boolean {
@@ -107,7 +108,14 @@ function decodeField(r: RecordView, f: FieldSpec, dec: RangeDecoder): string | I
   }
   const text = fieldText(r, f, dec);
   if (text.includes('\uFFFD')) {
-    return { rule: 'encoding', message: `${f.name}: bytes that are not valid in the file's encoding` };
+    const s = r.start + f.offset;
+    const literal = r.buf.subarray(s, Math.min(s + f.length, r.end)).includes(REPLACEMENT_UTF8);
+    return {
+      rule: 'encoding',
+      message: literal
+        ? `${f.name}: holds U+FFFD (the Unicode replacement character) although its bytes are valid UTF-8: the text was damaged before this file was written`
+        : `${f.name}: bytes that are not valid in the file's encoding`,
+    };
   }
   if (f.kind === 'text') return trimText(text, f.trim);
   const v = decodeZoned(text, f.digits, f.scale, f.signed, f.signLeading);
@@ -330,7 +338,13 @@ async function* parseFixedWidth(
     if (tooLong) {
       error = { rule: 'length', message: `record is ${end - start} bytes; the layout has ${rec.length}` };
     } else if (error === undefined && !rec.binary && text.includes('\uFFFD')) {
-      error = { rule: 'encoding', message: `bytes that are not valid ${ctx.encoding} (decoded as U+FFFD)` };
+      const literal = utf8 && buf.subarray(start, end).includes(REPLACEMENT_UTF8);
+      error = {
+        rule: 'encoding',
+        message: literal
+          ? `holds U+FFFD (the Unicode replacement character) although its bytes are valid ${ctx.encoding}: the text was damaged before this file was written`
+          : `bytes that are not valid ${ctx.encoding} (decoded as U+FFFD)`,
+      };
     }
     if (error !== undefined) {
       issues.push({ line, raw: printable(text), ...error });
@@ -353,6 +367,14 @@ async function* parseFixedWidth(
   };
 
   const recordLength = layout.recordLength;
+  const maxLine = limitsOf(ctx).maxLineLength;
+  const recordTooLong = (no: number): Error =>
+    tooLarge(
+      file,
+      'maxLineLength',
+      maxLine,
+      `record ${no} is longer than ${maxLine} bytes (wrong recordLength or line ends?)`,
+    );
   let carry: Buffer | undefined;
   let line = 0;
   let bomChecked = !utf8;
@@ -380,18 +402,14 @@ async function* parseFixedWidth(
       for (let nl = nextBreak(pos); nl !== -1; nl = nextBreak(pos)) {
         line++;
         const end = nl > pos && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+        if (end - pos > maxLine) throw recordTooLong(line);
         if (end > pos) handle(buf, pos, end, line);
         pos = nl + 1;
         if (full()) yield flush();
       }
     }
     if (pos < buf.length) carry = buf.subarray(pos);
-    if (carry !== undefined && carry.length > MAX_RECORD_BYTES) {
-      throw new NightjarError(
-        'INPUT_UNREADABLE',
-        `${file}: record ${line + 1} is longer than ${MAX_RECORD_BYTES} bytes — wrong recordLength or line ends?`,
-      );
-    }
+    if (carry !== undefined && carry.length > maxLine) throw recordTooLong(line + 1);
   }
   if (carry !== undefined && carry.length > 0) {
     let rest = carry;

@@ -38,6 +38,8 @@ export function copyText(v: unknown): string {
     case 'boolean':
       return v ? 't' : 'f';
     default:
+      // bytea: hex input format, its backslash escaped for COPY text
+      if (Buffer.isBuffer(v)) return '\\\\x' + v.toString('hex');
       s = JSON.stringify(v);
   }
   // Fast path: most values need no escaping.

@@ -1,8 +1,11 @@
 /**
  * Rejects of an open batch, waiting for publish. The first few thousand stay in memory; beyond that
  * they spill to a temporary NDJSON file, so a file full of bad rows cannot grow the worker's memory.
+ * Rejects hold raw input (personal data, often): the spill file lives in a private folder of its own
+ * (`mkdtemp`, mode 0700) and is created 0600, never in the shared temp folder itself; `dispose()`
+ * removes both.
  */
-import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, type WriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +15,7 @@ import type { Reject } from '../../core/contracts.js';
 
 export class RejectSpool {
   #memory: Reject[] = [];
+  #dir: string | undefined;
   #file: string | undefined;
   #out: WriteStream | undefined;
   #spilled = 0;
@@ -28,15 +32,18 @@ export class RejectSpool {
       return;
     }
     if (!this.#out) {
-      // Synchronous start; the stream buffers until the folder exists.
-      this.#file = path.join(
-        os.tmpdir(),
-        `nightjar-rejects-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.ndjson`,
-      );
-      this.#out = createWriteStream(this.#file);
+      // Synchronous start (add() is synchronous): one mkdtemp, then the stream buffers until it opens.
+      this.#dir = mkdtempSync(path.join(os.tmpdir(), 'nightjar-rejects-'));
+      this.#file = path.join(this.#dir, 'rejects.ndjson');
+      this.#out = createWriteStream(this.#file, { flags: 'wx', mode: 0o600 });
     }
     this.#out.write(`${JSON.stringify(r)}\n`);
     this.#spilled++;
+  }
+
+  /** Where spilled rejects are written, once there are any (for tests and diagnosis). */
+  get spillFile(): string | undefined {
+    return this.#file;
   }
 
   /** All rejects in arrival order, in chunks. */
@@ -62,6 +69,6 @@ export class RejectSpool {
     if (this.#out && !this.#out.closed) {
       this.#out.destroy();
     }
-    if (this.#file) await rm(this.#file, { force: true });
+    if (this.#dir) await rm(this.#dir, { recursive: true, force: true });
   }
 }

@@ -20,6 +20,7 @@ import { appendKeyed, claimPublish, deleteBatches, RAW_COLUMN } from './publish-
 function bindable(v: unknown): unknown {
   if (v === undefined) return null;
   if (typeof v === 'boolean') return v ? 1 : 0;
+  if (Buffer.isBuffer(v)) return v;
   if (v !== null && typeof v === 'object') return JSON.stringify(v);
   return v;
 }

@@ -17,11 +17,31 @@
  * once per marker.
  *
  * Path safety: names are plain file names (no separators, no `..`, no NUL), symlinks are never listed and
- * never opened (`O_NOFOLLOW` closes the race between the check and the open).
+ * never opened (`O_NOFOLLOW` closes the race between the check and the open). A name handed to
+ * `identify()`/`open()` (e.g. from a queue payload) must also be one `list()` could return: it matches
+ * `pattern` (dotfiles never do) and is not a done-marker; anything else is `INPUT_UNSAFE`.
+ *
+ * Staging (`stage()`, for `nightjar run --file`): the file is copied into the drop folder under a
+ * dot-prefixed temporary name (never listed), given the original's mtime, then hard-linked to its own
+ * name, which never overwrites: the input appears complete or not at all. An identical file already
+ * there is fine (staged before); a different one fails with `INPUT_CONFLICT`.
  */
 import { constants } from 'node:fs';
-import { copyFile, link, lstat, mkdir, open, readdir, realpath, unlink } from 'node:fs/promises';
+import {
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  stat,
+  unlink,
+  utimes,
+} from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import { NightjarError } from '../../core/errors.js';
@@ -76,10 +96,14 @@ export const localOptionsSchema = {
   },
 } as const;
 
-/** Rejects anything but a plain file name: no separators, no `..`, no NUL. */
+/** Longest file name (bytes) the usual file systems allow (`NAME_MAX`). */
+const NAME_MAX = 255;
+
+/** Rejects anything but a plain file name: no separators, no `..`, no NUL, at most 255 bytes. */
 export function assertPlainName(name: string): void {
   if (
     name.length === 0 ||
+    Buffer.byteLength(name) > NAME_MAX ||
     name === '.' ||
     name === '..' ||
     name.includes('/') ||
@@ -95,7 +119,14 @@ export function assertPlainName(name: string): void {
 export function timestampedName(name: string, at: Date): string {
   const stamp = at.toISOString().replace(/[-:.]/g, '');
   const dot = name.indexOf('.', 1);
-  return dot === -1 ? `${name}.${stamp}` : `${name.slice(0, dot)}.${stamp}${name.slice(dot)}`;
+  let base = [...(dot === -1 ? name : name.slice(0, dot))];
+  let ext = [...(dot === -1 ? '' : name.slice(dot))];
+  // A name near NAME_MAX would not fit with its stamp (and a `.N` against collisions): shorten the
+  // base, then the extensions, by whole characters.
+  const fits = (): boolean => Buffer.byteLength(`${base.join('')}.${stamp}${ext.join('')}`) <= NAME_MAX - 6;
+  while (!fits() && base.length > 1) base = base.slice(0, -1);
+  while (!fits() && ext.length > 0) ext = ext.slice(0, -1);
+  return `${base.join('')}.${stamp}${ext.join('')}`;
 }
 
 const code = (err: unknown): string | undefined => (err as { code?: string } | null)?.code;
@@ -124,6 +155,12 @@ async function moveAside(from: string, folder: string, name: string, at: Date): 
   }
 }
 
+const refOf = (name: string, f: { size: number; modifiedAt: Date }): InputRef => ({
+  name,
+  size: f.size,
+  modifiedAt: f.modifiedAt,
+});
+
 export function createLocalSource(options: LocalSourceOptions, clock: () => Date = () => new Date()): Source {
   const dir = path.resolve(options.dir);
   const matches = picomatch(options.pattern, { dot: false });
@@ -141,8 +178,25 @@ export function createLocalSource(options: LocalSourceOptions, clock: () => Date
   }
   const isMarker = (name: string): boolean => markers.some((m) => name.endsWith(m));
 
-  async function plainFile(name: string): Promise<{ full: string; size: number; modifiedAt: Date }> {
+  /** A plain name that `list()` could return: matches the pattern, is not a done-marker. */
+  function assertOwnName(name: string): void {
     assertPlainName(name);
+    if (!matches(name) || isMarker(name)) {
+      throw new NightjarError(
+        'INPUT_UNSAFE',
+        `input name ${JSON.stringify(name)} is not an input of this source (pattern ${options.pattern}${markers.length > 0 ? `, done-markers ${markers.join(', ')}` : ''})`,
+      );
+    }
+  }
+
+  async function sha256Of(full: string): Promise<string> {
+    const hash = createHash('sha256');
+    for await (const chunk of await openNoFollow(full, path.basename(full))) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  }
+
+  async function plainFile(name: string): Promise<{ full: string; size: number; modifiedAt: Date }> {
+    assertOwnName(name);
     const full = path.join(dir, name);
     let st;
     try {
@@ -216,8 +270,55 @@ export function createLocalSource(options: LocalSourceOptions, clock: () => Date
       const stream = await openNoFollow(full, name);
       return { stream, uri: `file://${await realpath(full)}`, size, modifiedAt };
     },
+    async stage(localPath: string, name: string): Promise<InputRef> {
+      assertOwnName(name);
+      const from = path.resolve(localPath);
+      let st;
+      try {
+        st = await stat(from);
+      } catch (err) {
+        throw new NightjarError('INPUT_NOT_FOUND', `${localPath}: no such file`, { cause: err });
+      }
+      if (!st.isFile()) throw new NightjarError('INPUT_UNSAFE', `${localPath}: not a regular file`);
+      const to = path.join(dir, name);
+      let realFrom = from;
+      try {
+        realFrom = await realpath(from);
+      } catch {
+        // stat() above succeeded; a file gone since then fails below
+      }
+      if (realFrom === to) return refOf(name, await plainFile(name)); // already in the drop folder
+      const temp = path.join(dir, `.nightjar-stage-${randomBytes(8).toString('hex')}`);
+      try {
+        await copyFile(from, temp, constants.COPYFILE_EXCL);
+        await utimes(temp, st.atime, st.mtime);
+        try {
+          await link(temp, to);
+        } catch (err) {
+          if (code(err) !== 'EEXIST') throw err;
+          const there = await plainFile(name);
+          if (there.size !== st.size || (await sha256Of(to)) !== (await sha256Of(temp))) {
+            throw new NightjarError(
+              'INPUT_CONFLICT',
+              `cannot stage ${localPath} as ${name}: a different file of that name is already in ${dir}`,
+            );
+          }
+          return refOf(name, there);
+        }
+      } catch (err) {
+        if (err instanceof NightjarError) throw err;
+        throw new NightjarError(
+          code(err) === 'ENOENT' ? 'SOURCE_UNAVAILABLE' : 'INTERNAL',
+          `cannot stage ${localPath} into ${dir}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      } finally {
+        await unlink(temp).catch(() => {});
+      }
+      return refOf(name, await plainFile(name));
+    },
     async settle(name: string, outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
-      assertPlainName(name);
+      assertOwnName(name); // never moves a file that is not one of this source's inputs
       const folder = outcome === 'failed' ? failedDir : archiveDir;
       const full = path.join(dir, name);
       if (folder !== undefined) {

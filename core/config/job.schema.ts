@@ -140,6 +140,42 @@ export const jobSchema = {
             "re-delivery. `replace`: it is a correction; its publish removes the earlier delivery's rows " +
             '(marked superseded in the ledger). `append`: it loads beside them. The same content is always skipped.',
         },
+        limits: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description:
+            'What one input may hold. Passing maxBytes, maxRecords or maxLineLength fails the batch at once ' +
+            '(INPUT_TOO_LARGE, no retry); a field over maxFieldLength rejects its record (rule maxLength).',
+          properties: {
+            maxBytes: {
+              type: 'integer',
+              minimum: 1,
+              default: 2147483648,
+              description: 'Most bytes after decompression (a compression bomb stops here). Default 2 GiB.',
+            },
+            maxRecords: {
+              type: 'integer',
+              minimum: 1,
+              default: 100000000,
+              description: 'Most records (loaded, rejected and filtered together). Default 100 million.',
+            },
+            maxLineLength: {
+              type: 'integer',
+              minimum: 1,
+              default: 1048576,
+              description:
+                'Longest physical line: characters for CSV, bytes for fixed-width without recordLength. Default 1 Mi.',
+            },
+            maxFieldLength: {
+              type: 'integer',
+              minimum: 1,
+              default: 65536,
+              description:
+                'Longest field value in characters; a longer one rejects its record. Default 64 Ki.',
+            },
+          },
+        },
       },
     },
   },

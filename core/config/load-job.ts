@@ -10,7 +10,7 @@ import { secretInDefault } from './env.js';
 import { getParser, getRecordSource, getSource, isRecordSource } from '../../connectors/registry.js';
 import { createConfigAjv, formatAjvErrors } from './ajv.js';
 import { jobSchema } from './job.schema.js';
-import type { LoadMode, RecordSourceDefinition } from '../contracts.js';
+import type { InputLimits, LoadMode, RecordSourceDefinition } from '../contracts.js';
 
 export type Compression = 'none' | 'gzip' | 'zip' | 'auto';
 
@@ -41,6 +41,8 @@ export interface JobDefinition {
     readonly rejectLimit: { readonly count?: number; readonly percent?: number };
     /** What new content under a published input name and business date means. @defaultValue 'replace' */
     readonly redelivery: 'replace' | 'append';
+    /** Input limits, every one set (defaults from the schema; `DEFAULT_LIMITS`). */
+    readonly limits: InputLimits;
   };
 }
 

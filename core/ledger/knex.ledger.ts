@@ -13,7 +13,7 @@ import type {
   Ledger,
   Reject,
 } from '../contracts.js';
-import { NightjarError } from '../errors.js';
+import { capText, errorText, NightjarError } from '../errors.js';
 import { storableText } from '../pipeline/storable.js';
 import { CURSORS, cursorStore } from './cursor-store.js';
 
@@ -71,13 +71,15 @@ function rejectRow(batchId: string, r: Reject): Row {
       typeof e.value === 'string' && e.value.length > MAX_VALUE_CHARS
         ? `${e.value.slice(0, MAX_VALUE_CHARS)}…`
         : e.value;
-    return value === undefined ? { field: e.field, rule: e.rule, message: e.message } : { ...e, value };
+    const message = capText(errorText(e.message), MAX_VALUE_CHARS * 5);
+    return value === undefined ? { field: e.field, rule: e.rule, message } : { ...e, message, value };
   });
+  // Raw text and reasons can echo input of any size: stored capped, with their original length.
   return {
     batch_id: batchId,
     line: r.line,
-    raw: storableText(r.raw),
-    reason: storableText(rejectReason(r)),
+    raw: storableText(capText(r.raw)),
+    reason: storableText(errorText(rejectReason(r))),
     errors: JSON.stringify(errors),
   };
 }
@@ -116,15 +118,6 @@ export interface KnexLedger extends Ledger {
     entry: { counts: BatchCounts; input: InputIdentity; businessDate: string },
   ): Promise<void>;
 }
-
-/** Error texts kept in the ledger are capped: an error must never carry a whole input. */
-export const MAX_ERROR_CHARS = 4000;
-const capError = (s: string | undefined): string | null =>
-  s === undefined
-    ? null
-    : s.length > MAX_ERROR_CHARS
-      ? `${s.slice(0, MAX_ERROR_CHARS)}… (${s.length} chars)`
-      : s;
 
 export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): KnexLedger {
   const now = (): string => new Date().toISOString();
@@ -287,7 +280,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
           .update({
             status,
             error_code: detail.errorCode ?? null,
-            error: capError(detail.error),
+            error: detail.error === undefined ? null : errorText(detail.error),
             finished_at: now(),
             ...(input
               ? {

@@ -5,7 +5,8 @@
  *
  * Format tokens: `YYYY` year, `YY` two-digit year (with a pivot, or after `C`), `C` IBM i century digit
  * (0 = 19xx, 1 = 20xx, …), `MM`/`M` month, `DD`/`D` day, `DDD` day of year (Julian), `HH`/`H` hour
- * (00–23), `mm` minute, `ss` second, `S`…`SSSSSSSSS` fraction of a second, `Z` a UTC offset (`Z`,
+ * (00–23), `mm` minute, `ss` second, `S`…`SSSSSSSSS` fraction of a second (`S+`: 1 to 9 digits, as many as
+ * written; `SSS+`: 3 to 9), `Z` a UTC offset (`Z`,
  * `+01:00`, `+0100`, `+01`). Any other non-letter is a literal; letters are quoted in brackets (`[T]`).
  * One-letter `M`, `D`, `H` read one or two digits.
  */
@@ -177,6 +178,13 @@ export function compileDateFormat(format: string): DateTimeFormat | string {
       if (n > 9) return `at most 9 fraction digits (S) in ${JSON.stringify(format)}`;
       if (seen.has('S')) return `"S" appears twice in date format ${JSON.stringify(format)}`;
       seen.add('S');
+      if (format[i + n] === '+') {
+        // `S+`: a fraction of variable width, at least as many digits as S's, at most 9
+        fractionDigits = 9;
+        segments.push({ kind: 'S', min: n, max: 9 });
+        i += n + 1;
+        continue;
+      }
       fractionDigits = n;
       segments.push({ kind: 'S', min: n, max: n });
       i += n;

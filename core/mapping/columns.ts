@@ -10,6 +10,11 @@
  * | `type: string, format: date` / `date-time`             | `date` / `timestamp` |
  * | `type: boolean`                                        | `boolean`   |
  * | `type: object` / `array`                               | `json`      |
+ * | `type: string, format: time` / `local-date-time`       | `time` / `localTimestamp` |
+ * | `type: string, format: uuid`                           | `uuid`      |
+ * | `type: string, format: char, maxLength: n`             | `char` (n)  |
+ * | `type: string, contentEncoding: base64` / `base16`     | `bytea`     |
+ * | `type: number, format: double` (never money)           | `double`    |
  * | any other `type: string`                               | `text`      |
  *
  * `type: number` is refused: floats cannot hold money; use `format: decimal`.
@@ -29,6 +34,8 @@ export interface ColumnSpec extends TargetColumn {
   readonly required: boolean;
   /** The schema's `type` includes `"null"`. */
   readonly nullInType: boolean;
+  /** bytea: `contentEncoding` of the text (`base64` or `base16`). */
+  readonly encoding?: string;
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {
@@ -84,6 +91,7 @@ export function columnType(schema: JsonSchema, pointer: string, invalid: Invalid
       }
       return 'integer';
     case 'number':
+      if (format === 'double') return 'double';
       return invalid(
         pointer,
         'type "number" would carry floats; declare { "type": "string", "format": "decimal", "precision": P, "scale": S } ' +
@@ -94,6 +102,11 @@ export function columnType(schema: JsonSchema, pointer: string, invalid: Invalid
       if (format === 'int64') return 'bigint';
       if (format === 'date') return 'date';
       if (format === 'date-time') return 'timestamp';
+      if (format === 'time') return 'time';
+      if (format === 'local-date-time') return 'localTimestamp';
+      if (format === 'uuid') return 'uuid';
+      if (format === 'char') return 'char';
+      if (schema.contentEncoding === 'base64' || schema.contentEncoding === 'base16') return 'bytea';
       return 'text';
     case 'boolean':
       return 'boolean';
@@ -137,12 +150,21 @@ export function columnSpec(
   } else if (resolved.precision !== undefined || resolved.scale !== undefined) {
     invalid(pointer, '"precision" and "scale" apply to { "type": "string", "format": "decimal" } only');
   }
+  let length: number | undefined;
+  if (type === 'char') {
+    const n = resolved.maxLength;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_485_760)
+      invalid(pointer, 'a "char" column needs "maxLength" (its length, 1 to 10485760)');
+    length = n;
+  }
   return {
     name,
     type,
     nullable: !required || nullInType,
     ...(precision !== undefined ? { precision } : {}),
     ...(scale !== undefined ? { scale } : {}),
+    ...(length !== undefined ? { length } : {}),
+    ...(type === 'bytea' ? { encoding: String(resolved.contentEncoding) } : {}),
     ...(description !== undefined ? { description } : {}),
     schema: resolved,
     pointer,
@@ -195,5 +217,6 @@ export function describeColumn(c: TargetColumn): string {
     return c.precision !== undefined
       ? `decimal(${c.precision},${c.scale ?? 0})`
       : `decimal(scale ${c.scale ?? 0})`;
+  if (c.type === 'char') return `char(${c.length ?? 1})`;
   return c.type;
 }

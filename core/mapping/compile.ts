@@ -10,7 +10,7 @@
  *     function map(r, out, meta) {
  *       let e = null; const s0 = r[0], …;
  *       if (filter(r, meta, out) === true) return FILTERED;
- *       let q0 = true; if (isBlank(s0)) { e = err(e, "CUST_NO", "required", …); q0 = false; } else if (…)
+ *       let q0 = true; if (isMissing(s0)) { e = err(e, "CUST_NO", "required", …); q0 = false; } else if (…)
  *       c0: { if (!q0) break c0; let v = s0, w;
  *             v = op0(v, r, meta);
  *             w = op1(v, r, meta); if (w === FAIL) { e = failed(e, "customer_id", "integer", v); break c0; } v = w;
@@ -21,7 +21,13 @@
  *     }
  */
 import type { Ajv, ValidateFunction } from 'ajv';
-import { FILTERED, type BatchMeta, type CompiledMapping, type FieldError } from '../contracts.js';
+import {
+  FILTERED,
+  type BatchMeta,
+  type CompiledMapping,
+  type FieldError,
+  type RawValue,
+} from '../contracts.js';
 import {
   columnSpec,
   isObject,
@@ -43,7 +49,7 @@ import {
   type OperationContext,
   type OperationDefinition,
 } from './operations/index.js';
-import { isBlank } from './operations/nulls.ops.js';
+import { isMissing } from './operations/nulls.ops.js';
 import { EXACT_KEYWORDS, refuseInapplicableKeywords, withExactDecimals } from './keywords.js';
 import { quickValidator } from './quick-validate.js';
 import { describeType, FAIL, lastFailure, show, type OperationFn, type ValueType } from './runtime.js';
@@ -97,8 +103,8 @@ function invalidValue(e: Errors, field: string, validate: ValidateFunction, valu
 }
 
 function elementwise(fn: OperationFn, handlesNull: boolean): OperationFn {
-  const f = fn as (v: unknown, r: readonly string[], m: BatchMeta) => unknown;
-  const each = (list: readonly unknown[], r: readonly string[], m: BatchMeta): unknown => {
+  const f = fn as (v: unknown, r: readonly RawValue[], m: BatchMeta) => unknown;
+  const each = (list: readonly unknown[], r: readonly RawValue[], m: BatchMeta): unknown => {
     const out = new Array<unknown>(list.length);
     for (let i = 0; i < list.length; i++) {
       const x = list[i];
@@ -145,12 +151,23 @@ const ANNOTATIONS = new Set([
   'writeOnly',
   'precision',
   'scale',
+  'contentEncoding',
   '$id',
   '$schema',
   'definitions',
   '$defs',
 ]);
-const GUARANTEED_FORMATS = new Set(['decimal', 'int64', 'date', 'date-time']);
+const GUARANTEED_FORMATS = new Set([
+  'decimal',
+  'int64',
+  'date',
+  'date-time',
+  'time',
+  'local-date-time',
+  'uuid',
+  'char',
+  'double',
+]);
 const RULE_FORMS = ['from', 'const', 'when', 'fields', 'items'] as const;
 
 /** Keys that still need checking at run time once conversion guaranteed the type (and `extra` keys). */
@@ -324,9 +341,9 @@ class RowCompiler {
       if (needsCheck) {
         const fails = this.validation(prop, [...new Set(sourceKeywords)], s, at);
         const v = this.lastValidator;
-        code += `if (${this.k(isBlank)}(${s})) ${blankBranch} else if (${fails}) { e = ${this.k(invalidValue)}(e, ${field}, ${v}, ${s}); ${flag} = false; }\n`;
+        code += `if (${this.k(isMissing)}(${s})) ${blankBranch} else if (${fails}) { e = ${this.k(invalidValue)}(e, ${field}, ${v}, ${s}); ${flag} = false; }\n`;
       } else {
-        code += `if (${this.k(isBlank)}(${s})) ${blankBranch}\n`;
+        code += `if (${this.k(isMissing)}(${s})) ${blankBranch}\n`;
       }
     }
     const cross = Object.keys(schema).filter(
@@ -341,7 +358,7 @@ class RowCompiler {
       const v = this.k(this.validator(rest, base));
       this.doc.source.fields.forEach((_f, i) => this.usedSources.add(i));
       const entries = this.doc.source.fields
-        .map((f, i) => `if (!${this.k(isBlank)}(s${i})) o[${JSON.stringify(f)}] = s${i};`)
+        .map((f, i) => `if (!${this.k(isMissing)}(s${i})) o[${JSON.stringify(f)}] = s${i};`)
         .join(' ');
       code += `{ const o = {}; ${entries} if (!${v}(o)) e = ${this.k(invalidValue)}(e, "", ${v}, o); }\n`;
     }
@@ -541,7 +558,7 @@ class RowCompiler {
       const only = exprs[0];
       code = `${target} = ${only?.expr ?? 'null'};\n`;
       type = { kind: 'text' };
-      mayBeNull = only?.meta ?? false;
+      mayBeNull = true; // a source value may be NULL (see RawValue), metadata may be absent
     } else {
       code = `${target} = [${exprs.map((x) => x.expr).join(', ')}];\n`;
       type = { kind: 'list', element: { kind: 'text' } };
@@ -889,7 +906,7 @@ class RowCompiler {
     const filters = this.doc.filter ?? [];
     if (filters.length > 0) {
       const conds = filters.map((f, i) => this.condition(f.when, `/filter/${i}/when`, false));
-      const any = (r: readonly string[], m: BatchMeta, o: readonly unknown[]): boolean => {
+      const any = (r: readonly RawValue[], m: BatchMeta, o: readonly unknown[]): boolean => {
         for (const c of conds) if (c(r, m, o) === true) return true;
         return false;
       };

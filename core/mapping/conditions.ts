@@ -6,7 +6,7 @@
  * (`null`); `all`/`any`/`not` follow Kleene logic. Filters skip a row only when true; checks fail only
  * when false — so `closed_on >= opened_on` holds for a row without `closed_on`.
  */
-import type { BatchMeta } from '../contracts.js';
+import type { BatchMeta, RawValue } from '../contracts.js';
 import { isObject, type ColumnSpec } from './columns.js';
 import { convertConstant } from './convert.js';
 import { compareDecimal, newParts, parseNumber, PLAIN_DECIMAL } from './decimal.js';
@@ -15,7 +15,7 @@ import { isBlank } from './operations/nulls.ops.js';
 import { FAIL } from './runtime.js';
 
 export type Truth = boolean | null;
-export type ConditionFn = (record: readonly string[], meta: BatchMeta, out: readonly unknown[]) => Truth;
+export type ConditionFn = (record: readonly RawValue[], meta: BatchMeta, out: readonly unknown[]) => Truth;
 
 export interface ConditionScope {
   /** Whether `column` subjects are allowed (checks run after mapping). */
@@ -27,7 +27,7 @@ export interface ConditionScope {
   readonly usedColumns: Set<number>;
 }
 
-type Getter = (record: readonly string[], meta: BatchMeta, out: readonly unknown[]) => unknown;
+type Getter = (record: readonly RawValue[], meta: BatchMeta, out: readonly unknown[]) => unknown;
 type Compare = (a: unknown, b: unknown) => number;
 
 const TESTS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'in', 'notIn', 'blank', 'null', 'matches'] as const;
@@ -43,7 +43,7 @@ interface Subject {
 function rawGetter(index: number): Getter {
   return (record) => {
     const raw = record[index];
-    if (raw === undefined) return null;
+    if (raw === undefined || raw === null) return null;
     const t = raw.trim();
     return t === '' ? null : t;
   };

@@ -21,6 +21,10 @@ export interface ConversionTarget {
   readonly type: ColumnType;
   readonly scale?: number | undefined;
   readonly precision?: number | undefined;
+  /** char: the length. */
+  readonly length?: number | undefined;
+  /** bytea: the text encoding of the bytes (`contentEncoding`). */
+  readonly encoding?: string | undefined;
 }
 
 export interface Converter {
@@ -67,6 +71,85 @@ function timestampFromText(s: string): string | Fail {
     Number(sec ?? 0) * 1000 +
     Math.floor(nanos / 1_000_000);
   return formatInstant(wall - offset, nanos % 1_000_000, (frac ?? '').length > 3 ? 6 : 3);
+}
+
+const TIME = /^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$/;
+const LOCAL_TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$/;
+const UUID = /^([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})$/i;
+const DOUBLE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const BASE16 = /^(?:[0-9a-fA-F]{2})*$/;
+
+function clock(
+  h: string,
+  mi: string,
+  sec: string | undefined,
+  frac: string | undefined,
+  s: string,
+): string | Fail {
+  if (Number(h) > 23 || Number(mi) > 59 || Number(sec ?? 0) > 59)
+    return fail(`${show(s)} is not a valid time of day`);
+  return `${h}:${mi}:${sec ?? '00'}${frac !== undefined ? '.' + frac : ''}`;
+}
+
+function timeFromText(s: string): string | Fail {
+  const m = TIME.exec(s.trim());
+  if (!m) return fail(`${show(s)} is not a time of day (HH:MM[:SS[.ffffff]])`);
+  return clock(m[1]!, m[2]!, m[3], m[4], s);
+}
+
+function localTimestampFromText(s: string): string | Fail {
+  const m = LOCAL_TIMESTAMP.exec(s.trim());
+  if (!m) return fail(`${show(s)} is not a timestamp without zone (YYYY-MM-DDTHH:MM[:SS[.ffffff]])`);
+  const err = checkDate(Number(m[1]), Number(m[2]), Number(m[3]));
+  if (err !== null) return fail(`${show(s)} is not a valid date: ${err}`);
+  const t = clock(m[4]!, m[5]!, m[6], m[7], s);
+  return t === FAIL ? t : `${m[1]}-${m[2]}-${m[3]}T${t}`;
+}
+
+function doubleFromText(s: string): number | Fail {
+  const t = s.trim();
+  if (!DOUBLE.test(t)) return fail(`${show(s)} is not a number`);
+  const n = Number(t);
+  return Number.isFinite(n) ? n : fail(`${show(s)} is out of the double precision range`);
+}
+
+function uuidFromText(s: string): string | Fail {
+  const m = UUID.exec(s.trim().replace(/^\{(.*)\}$/, '$1'));
+  if (!m) return fail(`${show(s)} is not a UUID`);
+  return `${m[1]}-${m[2]}-${m[3]}-${m[4]}-${m[5]}`.toLowerCase();
+}
+
+function charFromText(s: string, target: ConversionTarget): string | Fail {
+  const n = target.length ?? 1;
+  return [...s].length <= n ? s : fail(`${show(s)} is longer than char(${n})`);
+}
+
+function byteaFromText(s: string, target: ConversionTarget): Buffer | Fail {
+  const t = s.trim();
+  if (target.encoding === 'base16')
+    return BASE16.test(t) ? Buffer.from(t, 'hex') : fail(`${show(s)} is not hex (base16)`);
+  return BASE64.test(t) ? Buffer.from(t, 'base64') : fail(`${show(s)} is not base64`);
+}
+
+/** Text → one of the column types that take text as written (time, uuid, char, …). */
+function textConverter(target: ConversionTarget): ((s: string) => unknown) | undefined {
+  switch (target.type) {
+    case 'time':
+      return timeFromText;
+    case 'localTimestamp':
+      return localTimestampFromText;
+    case 'double':
+      return doubleFromText;
+    case 'uuid':
+      return uuidFromText;
+    case 'char':
+      return (s) => charFromText(s, target);
+    case 'bytea':
+      return (s) => byteaFromText(s, target);
+    default:
+      return undefined;
+  }
 }
 
 /** Checks and converts a value of any kind (a constant, a mixed lookup value) to `target`'s representation. */
@@ -129,6 +212,22 @@ export function anyConverter(target: ConversionTarget): (v: unknown) => unknown 
         v === null || typeof v === 'boolean' ? v : fail(`expected true or false, got ${show(v)}`);
     case 'json':
       return (v) => (v === undefined ? null : v);
+    case 'double':
+      return (v) =>
+        v === null || (typeof v === 'number' && Number.isFinite(v))
+          ? v
+          : typeof v === 'string'
+            ? doubleFromText(v)
+            : fail(`expected a number, got ${show(v)}`);
+    case 'time':
+    case 'localTimestamp':
+    case 'uuid':
+    case 'char':
+    case 'bytea': {
+      const fromText = textConverter(target)!;
+      return (v) =>
+        v === null ? v : typeof v === 'string' ? fromText(v) : fail(`expected text, got ${show(v)}`);
+    }
   }
 }
 
@@ -141,6 +240,12 @@ const HINTS: Record<ColumnType, string> = {
   timestamp: 'add a "timestamp" operation',
   boolean: 'add a "boolean" operation',
   json: '',
+  time: 'give a time of day as text (HH:MM[:SS[.ffffff]])',
+  localTimestamp: 'give text (YYYY-MM-DDTHH:MM:SS) or a "timestamp" operation',
+  double: 'give text or a number',
+  char: 'add a "text" operation',
+  uuid: 'give the UUID as text',
+  bytea: 'give base64 or hex text',
 };
 
 function describeTarget(t: ConversionTarget): string {
@@ -163,6 +268,15 @@ export function columnConverter(from: ValueType, target: ConversionTarget): Conv
       from.kind === 'list' ? 'combine it with "concat", "coalesce", "hash" or "item"' : HINTS[target.type];
     return `the column is ${describeTarget(target)} but the rule produces ${what}; ${hint}`;
   };
+  const fromText = textConverter(target);
+  if (fromText !== undefined) {
+    if (from.kind === 'text') return { fn: fromText, canFail: true, rule: target.type };
+    if (target.type === 'double' && (from.kind === 'integer' || from.kind === 'decimal'))
+      return { fn: (v: number | string) => Number(v), canFail: false, rule: 'type' };
+    if (target.type === 'localTimestamp' && from.kind === 'timestamp')
+      return { fn: (v: string) => v.slice(0, -1), canFail: false, rule: 'type' };
+    return refuse();
+  }
   switch (target.type) {
     case 'text':
     case 'integer':
@@ -201,6 +315,8 @@ export function columnConverter(from: ValueType, target: ConversionTarget): Conv
       }
       return refuse();
     }
+    default:
+      return refuse();
   }
 }
 

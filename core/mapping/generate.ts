@@ -84,7 +84,11 @@ function columnTsType(c: TargetColumn, schema: JsonSchema): string {
   let t: string;
   switch (c.type) {
     case 'integer':
+    case 'double':
       t = 'number';
+      break;
+    case 'bytea':
+      t = 'Buffer';
       break;
     case 'boolean':
       t = 'boolean';
@@ -111,6 +115,12 @@ function representation(c: TargetColumn): string {
       return 'Date as YYYY-MM-DD.';
     case 'timestamp':
       return 'Instant as ISO-8601 UTC, e.g. 2024-01-31T23:59:59.000Z.';
+    case 'time':
+      return 'Time of day as HH:MM:SS[.ffffff], no zone.';
+    case 'localTimestamp':
+      return 'Wall-clock time as YYYY-MM-DDTHH:MM:SS[.ffffff], no zone.';
+    case 'double':
+      return 'Double precision float (measurements, never money).';
     default:
       return '';
   }

@@ -46,6 +46,12 @@ export function createAjv(options: { useDefaults?: boolean; verbose?: boolean } 
       },
     });
   }
+  ajv.addFormat('local-date-time', {
+    type: 'string',
+    validate: /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$/,
+  });
+  ajv.addFormat('char', { type: 'string', validate: () => true });
+  ajv.addFormat('double', { type: 'number', validate: (n: number) => Number.isFinite(n) });
   ajv.addKeyword({
     keyword: 'precision',
     schemaType: 'number',

@@ -8,7 +8,8 @@
  *   the digits exactly (never through a float);
  * - a keyword that can never apply to the values a schema admits (`minimum` on text, `pattern` on an
  *   integer, `items` on a string, …) refuses the mapping, naming the JSON pointer;
- * - `contentEncoding` / `contentMediaType` (annotations ajv does not check) refuse the mapping.
+ * - `contentEncoding` / `contentMediaType` (annotations ajv does not check) refuse the mapping, except
+ *   `contentEncoding: base64 | base16`, which declares a bytea column (decoded and checked when mapped).
  */
 import { isObject, resolveRef, schemaTypes, type JsonSchema } from './columns.js';
 import { compareDecimal, DECIMAL_PATTERN, PLAIN_DECIMAL, newParts, parseNumber } from './decimal.js';
@@ -105,6 +106,8 @@ export function refuseInapplicableKeywords(
     const node = typeof raw.$ref === 'string' ? resolveRef(raw, root, ptr, invalid) : raw;
     const kind = kindOf(node, parent);
     for (const k of UNCHECKED) {
+      // `contentEncoding: base64 | base16` declares a bytea column: the conversion decodes (and checks) it.
+      if (k === 'contentEncoding' && (node[k] === 'base64' || node[k] === 'base16')) continue;
       if (k in node)
         invalid(
           pointerJoin(ptr, k),

@@ -167,6 +167,7 @@ export function compileMapping(document: unknown, file: string): LoadedMapping {
       nullable: c.nullable,
       ...(c.precision !== undefined ? { precision: c.precision } : {}),
       ...(c.scale !== undefined ? { scale: c.scale } : {}),
+      ...(c.length !== undefined ? { length: c.length } : {}),
       ...(c.description !== undefined ? { description: c.description } : {}),
     }),
   );

@@ -15,7 +15,7 @@ export interface PreviewRow {
   readonly raw: string;
   readonly status: PreviewStatus;
   /** Raw source values by field name. */
-  readonly record: Readonly<Record<string, string>>;
+  readonly record: Readonly<Record<string, string | null>>;
   /** Mapped values by column; columns that failed are absent. */
   readonly values: Readonly<Record<string, unknown>>;
   readonly errors: readonly FieldError[];
@@ -63,7 +63,7 @@ export async function previewMapping(
         line: chunk.lines[i] ?? 0,
         raw: chunk.raws[i] ?? '',
         status: result === null ? 'loaded' : result === FILTERED ? 'filtered' : 'rejected',
-        record: Object.fromEntries(mapping.sourceFields.map((f, k) => [f, record[k] ?? ''])),
+        record: Object.fromEntries(mapping.sourceFields.map((f, k) => [f, record[k] ?? null])),
         values: result === FILTERED ? {} : values,
         errors: result === null || result === FILTERED ? [] : result,
       });
@@ -118,7 +118,7 @@ export function renderPreview(preview: Preview, mapping: LoadedMapping): string 
       const sources = mapping.lineage[c.name] ?? [];
       if (sources.length === 0) return '(constant)';
       return sources
-        .map((s) => (s.startsWith('$meta.') ? s : `${s}=${JSON.stringify(row.record[s] ?? '')}`))
+        .map((s) => (s.startsWith('$meta.') ? s : `${s}=${JSON.stringify(row.record[s] ?? null)}`))
         .join(' ');
     });
   // one input column width for the whole preview, so rows line up

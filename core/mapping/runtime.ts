@@ -7,7 +7,7 @@
  * row function checks for `FAIL` right after the call and reads the message with `lastFailure()`.
  * Mapping runs synchronously, so one shared slot is enough and nothing is allocated on the success path.
  */
-import type { BatchMeta } from '../contracts.js';
+import type { BatchMeta, RawValue } from '../contracts.js';
 
 export const FAIL: unique symbol = Symbol('nightjar.mapping.fail');
 export type Fail = typeof FAIL;
@@ -54,7 +54,7 @@ export interface ValueType {
 }
 
 /** Signature of a compiled operation. `value` is never `null` unless the operation handles nulls. */
-export type OperationFn = (value: never, record: readonly string[], meta: BatchMeta) => unknown;
+export type OperationFn = (value: never, record: readonly RawValue[], meta: BatchMeta) => unknown;
 
 export function describeType(t: ValueType): string {
   if (t.kind === 'list') return `list of ${describeType(t.element ?? { kind: 'any' })}`;

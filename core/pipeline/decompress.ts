@@ -14,6 +14,11 @@
  *
  * Corrupt or truncated archives fail with the permanent `INPUT_UNREADABLE`; errors of the source stream
  * itself pass through unchanged (they may be transient).
+ *
+ * Bounded: more than `limits.maxBytes` bytes out (after decompression; plain inputs count too) fail with
+ * the permanent `INPUT_TOO_LARGE` as soon as the limit is passed, so a gzip bomb costs at most the limit
+ * in CPU, never the disk or memory of its expansion. A zip whose central directory declares more than
+ * the limit fails before anything is inflated (yauzl holds each member to its declared size).
  */
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -23,19 +28,44 @@ import { pipeline, Readable } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import yauzl from 'yauzl';
+import type { InputLimits } from '../contracts.js';
 import { NightjarError } from '../errors.js';
+import { DEFAULT_LIMITS, tooLarge } from './limits.js';
 
 export type Compression = 'none' | 'gzip' | 'zip' | 'auto';
 
-export function decompress(input: Readable, compression: Compression, name: string): Readable {
-  if (compression === 'none') return input;
-  return Readable.from(decode(input, compression, name), { objectMode: false });
+export function decompress(
+  input: Readable,
+  compression: Compression,
+  name: string,
+  limits: Pick<InputLimits, 'maxBytes'> = DEFAULT_LIMITS,
+): Readable {
+  const { maxBytes } = limits;
+  const bytes = compression === 'none' ? input : decode(input, compression, name, maxBytes);
+  return Readable.from(bounded(bytes, name, maxBytes), { objectMode: false });
+}
+
+const overLimit = (name: string, maxBytes: number, what = 'bytes after decompression'): NightjarError =>
+  tooLarge(name, 'maxBytes', maxBytes, `more than ${maxBytes} ${what}`);
+
+async function* bounded(
+  source: AsyncIterable<Buffer>,
+  name: string,
+  maxBytes: number,
+): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.length;
+    if (total > maxBytes) throw overLimit(name, maxBytes);
+    yield chunk;
+  }
 }
 
 async function* decode(
   input: Readable,
   compression: Exclude<Compression, 'none'>,
   name: string,
+  maxBytes: number,
 ): AsyncGenerator<Buffer> {
   let kind: Compression = compression;
   let source: AsyncIterable<Buffer> = input;
@@ -45,7 +75,7 @@ async function* decode(
     source = peeked.rest;
   }
   if (kind === 'gzip') yield* gunzip(source, name);
-  else if (kind === 'zip') yield* unzip(source, name);
+  else if (kind === 'zip') yield* unzip(source, name, maxBytes);
   else yield* source;
 }
 
@@ -63,7 +93,7 @@ export function detect(head: Buffer, name: string): 'none' | 'gzip' | 'zip' {
   if (ext !== undefined && head.length > 0) {
     throw new NightjarError(
       'INPUT_UNREADABLE',
-      `${name}: the name says ${ext === 'zip' ? 'zip' : 'gzip'}, but the content is not (first bytes ${head.toString('hex')})`,
+      `${name}: the name says ${ext === 'zip' ? 'zip' : 'gzip'}, but the content is not (first bytes ${head.subarray(0, 8).toString('hex')})`,
     );
   }
   return 'none';
@@ -127,7 +157,7 @@ const unreadableZip = (name: string, err: unknown): NightjarError =>
         cause: err,
       });
 
-async function* unzip(source: AsyncIterable<Buffer>, name: string): AsyncGenerator<Buffer> {
+async function* unzip(source: AsyncIterable<Buffer>, name: string, maxBytes: number): AsyncGenerator<Buffer> {
   const dir = await mkdtemp(path.join(tmpdir(), 'nightjar-zip-'));
   try {
     const file = path.join(dir, 'input.zip');
@@ -139,8 +169,11 @@ async function* unzip(source: AsyncIterable<Buffer>, name: string): AsyncGenerat
       throw unreadableZip(name, err);
     }
     try {
+      let declared = 0;
       for (let entry = await nextEntry(zip, name); entry !== null; entry = await nextEntry(zip, name)) {
         if (entry.fileName.endsWith('/') || entry.fileName.startsWith('__MACOSX/')) continue;
+        declared += entry.uncompressedSize;
+        if (declared > maxBytes) throw overLimit(name, maxBytes, 'bytes in its members (zip directory)');
         if (entry.isEncrypted()) {
           throw new NightjarError('INPUT_UNREADABLE', `${name}: member ${entry.fileName} is encrypted`);
         }

@@ -37,12 +37,14 @@ export function createFileInputReader(
         ),
         format.compression,
         name,
+        job.policy.limits,
       );
       const parsed = parser.parse(bytes, {
         fields: ctx.fields,
         fileName: name,
         chunkSize: ctx.chunkSize,
         encoding: format.encoding,
+        limits: job.policy.limits,
       });
       let identity: InputIdentity | undefined;
       return {

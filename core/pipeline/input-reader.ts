@@ -4,13 +4,20 @@
  * → decompress → parse) and database extracts (`record-input.ts`: the planned window → keyset-paged
  * chunks) are two implementations; the pipeline never asks which one it has.
  */
-import type { BatchRecord, ExtractWindow, InputIdentity, ParseIssue, PublishRequest } from '../contracts.js';
+import type {
+  BatchRecord,
+  ExtractWindow,
+  InputIdentity,
+  ParseIssue,
+  PublishRequest,
+  RawValue,
+} from '../contracts.js';
 import type { Logger } from '../logger.js';
 
 /** A chunk of records as the pipeline maps them. Hot-path rule: arrays, never one object per record. */
 export interface InputChunk {
-  /** Field values in the mapping's `sourceFields` order. */
-  readonly records: readonly (readonly string[])[];
+  /** Field values in the mapping's `sourceFields` order; `null` is SQL NULL (a missing value). */
+  readonly records: readonly (readonly RawValue[])[];
   /** 1-based line (file) or row number within the window (extract): lineage `_source_line`. */
   readonly lines: readonly number[];
   /** Raw text of record `i` for rejects and lineage; computed only when asked for where it costs. */

@@ -16,6 +16,7 @@ import { redactUrl, resolveEnvRef } from '../config/env.js';
 import { NightjarError } from '../errors.js';
 import { loadMapping } from '../mapping/load-mapping.js';
 import { createFileInputReader } from './file-input.js';
+import { boundParser } from './limits.js';
 import type { InputReader } from './input-reader.js';
 import { createRecordInputReader } from './record-input.js';
 
@@ -106,7 +107,7 @@ export async function createInputReader(
   const { format } = job;
   if (!format) throw new NightjarError('CONFIG_INVALID', `${job.file}: /format: required for file sources`);
   const source = (await getSource(job.source.connector)).create(job.source, { baseDir: job.baseDir });
-  const parser = (await getParser(format.parser)).create(format.options);
+  const parser = boundParser((await getParser(format.parser)).create(format.options));
   return createFileInputReader(job, format, source, parser);
 }
 

@@ -54,23 +54,11 @@ const NO_ISSUES: readonly never[] = Object.freeze([]);
 
 function recordChunk(c: RecordChunk): InputChunk {
   const { records } = c;
-  const mapped = new Array<string[]>(records.length);
-  for (let i = 0; i < records.length; i++) mapped[i] = nullsAsEmpty(records[i]!);
   return {
-    records: mapped,
+    records,
     lines: c.rowNumbers,
     // Rows have no raw text: a compact JSON of the values as read (null stays null).
     raw: (i) => JSON.stringify(records[i]),
     issues: NO_ISSUES,
   };
-}
-
-/**
- * TODO(formats: "Records carry SQL NULL: ParsedChunk.records and CompiledMapping.map take
- * (string | null)[]"): once the mapping takes `null`, pass records through unchanged and delete this.
- * Until then SQL NULL reaches the mapping as '' (a row without NULLs is not copied).
- */
-function nullsAsEmpty(record: (string | null)[]): string[] {
-  if (!record.includes(null)) return record as string[];
-  return record.map((v) => v ?? '');
 }

@@ -165,6 +165,33 @@ function columnCheck(c: TargetColumn, limits: StoreValueLimits): Check {
     case 'boolean':
       return (v) =>
         typeof v === 'boolean' ? null : kind('storable.type', `expected true or false, got ${describe(v)}`);
+    case 'localTimestamp':
+      return (v) =>
+        typeof v !== 'string'
+          ? kind('storable.type', `expected a timestamp, got ${describe(v)}`)
+          : v.startsWith('0000')
+            ? kind('storable.range', `${v}: the year must be between 0001 and 9999`)
+            : null;
+    case 'time':
+    case 'uuid':
+      return (v) =>
+        typeof v === 'string' ? null : kind('storable.type', `expected a ${c.type}, got ${describe(v)}`);
+    case 'char': {
+      const text = textCheck(limits);
+      return (v) =>
+        typeof v !== 'string'
+          ? kind('storable.type', `expected text, got ${describe(v)}`)
+          : c.length !== undefined && [...v].length > c.length
+            ? kind('storable.length', `${describe(v)} is longer than char(${c.length})`)
+            : text(v);
+    }
+    case 'double':
+      return (v) =>
+        typeof v === 'number' && Number.isFinite(v)
+          ? null
+          : kind('storable.type', `expected a finite number, got ${describe(v)}`);
+    case 'bytea':
+      return (v) => (Buffer.isBuffer(v) ? null : kind('storable.type', `expected bytes, got ${describe(v)}`));
   }
 }
 

@@ -95,4 +95,50 @@ describe('worker lifecycle', () => {
     expect(h.logs.length).toBeGreaterThan(0);
     expect(h.logs.join('')).not.toContain(secret);
   });
+
+  it('a payload added to Redis by hand cannot point a worker outside its source; unknown jobs are dead-lettered', async () => {
+    const job = await writeJob(dir, 'customers', { policy: { attempts: 1 } });
+    await writeFile(path.join(dir, 'outside.csv'), 'CUST_NO,NAME\n1,root:x:0:0\n');
+    await h.startWorker([job]);
+    const payload = {
+      force: false,
+      rerun: false,
+      requestedBy: 'operator' as const,
+      requestedAt: new Date().toISOString(),
+    };
+    // an old-style payload naming a folder, and a name that is a path: both stay inside the drop folder
+    await h.queue.add(
+      'customers',
+      { ...payload, job: 'customers', batchId: 'evil-1', input: 'outside.csv', inputDir: dir } as never,
+      { jobId: 'evil-1' },
+    );
+    await h.queue.add(
+      'customers',
+      { ...payload, job: 'customers', batchId: 'evil-2', input: '../outside.csv' },
+      { jobId: 'evil-2' },
+    );
+    await h.queue.add(
+      'nope',
+      { ...payload, job: 'nope', batchId: 'evil-3', input: 'x.csv' },
+      { jobId: 'evil-3' },
+    );
+    const outcomes = await waitForBatches(h.redis, h.prefix, h.queue, job, [
+      { batchId: 'evil-1', input: 'outside.csv' },
+      { batchId: 'evil-2', input: '../outside.csv' },
+      { batchId: 'evil-3', input: 'x.csv' },
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual(['dead', 'dead', 'failed']);
+    expect(outcomes[0]!.error).toMatch(/input outside\.csv not found in/);
+    expect(outcomes[1]!.error).toMatch(/is not a plain file name/);
+    const ledger = await pg.knex.raw<{ rows: { batch_id: string; error_code: string }[] }>(
+      'SELECT batch_id, error_code FROM nightjar_batches ORDER BY batch_id',
+    );
+    expect(ledger.rows).toEqual([
+      { batch_id: 'evil-1', error_code: 'INPUT_NOT_FOUND' },
+      { batch_id: 'evil-2', error_code: 'INPUT_UNSAFE' },
+    ]);
+    const dead = await h.dead.getJob('evil-3');
+    expect(dead?.data).toMatchObject({ job: 'nope', errorCode: 'CONFIG_INVALID' });
+    expect(dead?.data.error).toContain('this worker has no job named "nope"');
+  });
 });

@@ -58,9 +58,50 @@ async function zipTemps(): Promise<number> {
 const TEXT = Buffer.from(Array.from({ length: 5000 }, (_, i) => `${i},name ${i},${i * 3}.50\n`).join(''));
 
 describe('decompress', () => {
-  it('hands the input through untouched with none', () => {
-    const input = source(TEXT);
-    expect(decompress(input, 'none', 'x.csv')).toBe(input);
+  it('hands the input through untouched with none', async () => {
+    expect(await read(decompress(source(TEXT), 'none', 'x.csv'))).toEqual(TEXT);
+  });
+
+  it('stops a 4 MB gzip bomb (4 GiB of zeros) right after maxBytes, reading little of it', async () => {
+    const member = gzipSync(Buffer.alloc(64 * 1024 ** 2));
+    const bomb = Buffer.concat(Array.from({ length: 64 }, () => member)); // 64 × 64 MiB = 4 GiB
+    expect(bomb.length).toBeLessThan(5 * 1024 ** 2);
+    let consumed = 0;
+    const counted = Readable.from(
+      (function* () {
+        for (let i = 0; i < bomb.length; i += 1 << 16) {
+          consumed += Math.min(1 << 16, bomb.length - i);
+          yield bomb.subarray(i, i + (1 << 16));
+        }
+      })(),
+      { objectMode: false },
+    );
+    const started = Date.now();
+    const f = await failure(read(decompress(counted, 'auto', 'bomb.csv.gz', { maxBytes: 32 * 1024 ** 2 })));
+    expect(Date.now() - started).toBeLessThan(3000);
+    expect(f.code).toBe('INPUT_TOO_LARGE');
+    expect(f.message).toMatch(
+      /^bomb\.csv\.gz: more than 33554432 bytes after decompression.*policy\.limits\.maxBytes/,
+    );
+    expect(consumed).toBeLessThan(256 * 1024); // about one member of 64, not the whole bomb
+  });
+
+  it('refuses a zip whose directory declares more than maxBytes before inflating, and plain input over it', async () => {
+    const zip = await zipOf([{ name: 'a.csv', data: Buffer.alloc(8 * 1024 ** 2) }]);
+    const f = await failure(read(decompress(source(zip), 'auto', 'x.zip', { maxBytes: 1024 ** 2 })));
+    expect(f).toMatchObject({ code: 'INPUT_TOO_LARGE' });
+    expect(f.message).toContain('bytes in its members (zip directory)');
+    const plain = await failure(read(decompress(source(TEXT), 'none', 'x.csv', { maxBytes: 1000 })));
+    expect(plain.code).toBe('INPUT_TOO_LARGE');
+    expect(await read(decompress(source(TEXT), 'auto', 'x.csv', { maxBytes: TEXT.length }))).toEqual(TEXT);
+  });
+
+  it('keeps the error about a 2 MB non-zip named .zip short (no hex dump of the input)', async () => {
+    const f = await failure(
+      read(decompress(source(Buffer.alloc(2 * 1024 ** 2, 0x41), 1 << 20), 'auto', 'x.zip')),
+    );
+    expect(f.code).toBe('INPUT_UNREADABLE');
+    expect(f.message).toBe('x.zip: the name says zip, but the content is not (first bytes 4141414141414141)');
   });
 
   it('gunzips a stream, also several concatenated gzip members', async () => {

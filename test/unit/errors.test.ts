@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { classify, ERROR_CODES, NightjarError } from '../../core/errors.js';
+import { Writable } from 'node:stream';
+import { capText, classify, ERROR_CODES, MAX_ERROR_CHARS, NightjarError } from '../../core/errors.js';
+import { createLogger } from '../../core/logger.js';
 
 describe('error classification', () => {
   it('keeps nightjar errors as they are', () => {
@@ -37,5 +39,35 @@ describe('error classification', () => {
       expect(typeof def.retryable, code).toBe('boolean');
       expect(def.summary.length, code).toBeGreaterThan(10);
     }
+  });
+
+  it('caps every error text at a few KB, keeping its start and original length', () => {
+    expect(capText('short')).toBe('short');
+    const huge = 'x'.repeat(2_000_000);
+    const capped = capText(huge);
+    expect(capped).toHaveLength(MAX_ERROR_CHARS);
+    expect(capped).toMatch(/^x+…\[truncated: 2000000 chars\]$/);
+    expect(new NightjarError('INPUT_UNREADABLE', huge).message).toBe(capped);
+    const driver = Object.assign(new Error(`value ${huge} too long`), { code: '22001' });
+    expect(classify(driver).message.length).toBe(MAX_ERROR_CHARS);
+    expect(capText('😀'.repeat(3000), 101)).not.toMatch(/[\ud800-\udbff]…/);
+  });
+
+  it('keeps a log line of an error whose cause echoes megabytes of input to a few KB', () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: 'info',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          lines.push(chunk.toString());
+          cb();
+        },
+      }),
+    });
+    const cause = new Error(`bad bytes ${'ab'.repeat(1_000_000)}`);
+    logger.error({ err: classify(cause) }, 'batch failed');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.length).toBeLessThan(4 * MAX_ERROR_CHARS);
+    expect(lines[0]).toContain('truncated: ');
   });
 });

@@ -104,7 +104,7 @@ export const timestamp = defineOperation({
         minLength: 1,
         default: 'YYYY-MM-DD[T]HH:mm:ss',
         description:
-          'Tokens: YYYY YY C MM DD DDD HH mm ss S…(fraction) Z(offset); e.g. IBM i "YYYY-MM-DD-HH.mm.ss.SSSSSS".',
+          'Tokens: YYYY YY C MM DD DDD HH mm ss S…(fraction; S+ for 1–9 digits) Z(offset); e.g. IBM i "YYYY-MM-DD-HH.mm.ss.SSSSSS".',
       },
       zone: {
         type: 'string',

@@ -1,6 +1,6 @@
 /** Null handling: sentinels and blanks to null, defaults, first non-null. */
 import { convertConstant, targetForType, typeOfConstant } from '../convert.js';
-import type { BatchMeta } from '../../contracts.js';
+import type { BatchMeta, RawValue } from '../../contracts.js';
 import { describeType, show } from '../runtime.js';
 import { defineOperation } from './operation.js';
 import { compileRegex } from './text.ops.js';
@@ -12,6 +12,11 @@ export function isBlank(v: string): boolean {
     if (c !== 32 && c !== 9 && c !== 160 && c !== 10 && c !== 13 && c !== 12 && c !== 11) return false;
   }
   return true;
+}
+
+/** A NULL source value, or blank text: a missing value for source-schema `required` and conditions. */
+export function isMissing(v: RawValue): boolean {
+  return v === null || isBlank(v);
 }
 
 export const nullIfBlank = defineOperation({
@@ -107,7 +112,7 @@ export const coalesce = defineOperation({
   group: 'nulls',
   summary:
     'First non-null value: of a list (`from` with several fields), or of the input and then the raw values of ' +
-    '`fields` (blank counts as null).',
+    '`fields` (blank and NULL count as null).',
   args: {
     properties: {
       fields: {
@@ -144,11 +149,11 @@ export const coalesce = defineOperation({
     }
     const indexes = fields.map((f, i) => ctx.sourceIndex(f, `${ctx.pointer}/fields/${i}`));
     return {
-      fn: (v: string | null, record: readonly string[], _meta: BatchMeta) => {
+      fn: (v: string | null, record: readonly RawValue[], _meta: BatchMeta) => {
         if (v !== null) return v;
         for (const i of indexes) {
           const raw = record[i];
-          if (raw !== undefined && !isBlank(raw)) return raw;
+          if (raw !== undefined && raw !== null && !isBlank(raw)) return raw;
         }
         return null;
       },

@@ -2,6 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS } from '../../../core/pipeline/limits.js';
 import { loadJob } from '../../../core/config/load-job.js';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
@@ -39,7 +40,15 @@ describe('job files', () => {
       backoff: { type: 'exponential', delayMs: 5000 },
       rejectLimit: {},
       redelivery: 'replace',
+      limits: DEFAULT_LIMITS,
     });
+  });
+
+  it('refuses unknown or invalid input limits, naming the pointer', async () => {
+    const file = await jobFile({ ...valid, policy: { limits: { maxBytes: 0, maxRows: 5 } } });
+    const err = (await loadJob(file).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/\/policy\/limits\/maxBytes: must be >= 1/);
+    expect(err.message).toMatch(/\/policy\/limits.*maxRows/);
   });
 
   it('names the file and JSON pointer of every problem', async () => {

@@ -35,7 +35,11 @@ export function oneColumnDoc(
 
 export type Outcome = { value: unknown } | { errors: FieldError[] } | { filtered: true };
 
-export function run(m: LoadedMapping, record: readonly string[], meta: Record<string, string> = {}): Outcome {
+export function run(
+  m: LoadedMapping,
+  record: readonly (string | null)[],
+  meta: Record<string, string> = {},
+): Outcome {
   const out = new Array<unknown>(m.columns.length);
   const r = m.map(record, out, meta);
   if (r === null)
@@ -53,7 +57,7 @@ export function run(m: LoadedMapping, record: readonly string[], meta: Record<st
 export function mapValue(
   rule: unknown,
   property: Record<string, unknown>,
-  values: readonly string[],
+  values: readonly (string | null)[],
   options: { required?: boolean; meta?: Record<string, string> } = {},
 ): Outcome {
   const fields = values.map((_, i) => String.fromCharCode(65 + i));

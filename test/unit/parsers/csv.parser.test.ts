@@ -330,10 +330,20 @@ describe('csv parser: edge files and chunks', () => {
     expect(r.lines).toEqual(Array.from({ length: 25 }, (_, i) => i + 2));
   });
 
-  it('fails a file with an absurdly long line as unreadable', async () => {
-    const { MAX_LINE_CHARS } = await import('../../../connectors/parsers/csv.parser.js');
-    const f = await failure(csv(`ID,NAME,AMOUNT\n${'x'.repeat(MAX_LINE_CHARS + 10)}`, {}, FIELDS, 1 << 20));
-    expect(f.code).toBe('INPUT_UNREADABLE');
+  it('fails a file with a line over policy.limits.maxLineLength as too large, naming line and limit', async () => {
+    const { DEFAULT_LIMITS } = await import('../../../core/pipeline/limits.js');
+    const long = 'x'.repeat(DEFAULT_LIMITS.maxLineLength + 10);
+    const f = await failure(csv(`ID,NAME,AMOUNT\n${long}`, {}, FIELDS, 1 << 20));
+    expect(f.code).toBe('INPUT_TOO_LARGE');
+    expect(f.message).toMatch(/line 2 is longer than 1048576 characters.*policy\.limits\.maxLineLength/);
+    const limits = { ...DEFAULT_LIMITS, maxLineLength: 20 };
+    const inside = await failure(
+      runParser(createCsvParser(), `ID,NAME,AMOUNT\n1,a,2\n${'y'.repeat(30)}\n3,b,4\n`, {
+        fields: FIELDS,
+        limits,
+      }),
+    );
+    expect(inside.message).toMatch(/line 3 is longer than 20 characters/);
   });
 });
 

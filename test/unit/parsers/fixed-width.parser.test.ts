@@ -228,6 +228,12 @@ describe('fixed-width: rejects', () => {
     const r2 = await fw(utf8, options, { fields: ['ID', 'NAME'] });
     expect(r2.records).toEqual([['001', 'Zoë']]); // positions count bytes: ë takes two
     expect(r2.issues.map((i) => [i.line, i.rule])).toEqual([[2, 'encoding']]);
+    expect(r2.issues[0]?.message).toMatch(/bytes that are not valid/);
+
+    // U+FFFD written as valid UTF-8 (EF BF BD) is named as such, not as undecodable bytes
+    const r3 = await fw(Buffer.from('001M\uFFFDl  \n'), options, { fields: ['ID', 'NAME'] });
+    expect(r3.issues).toEqual([expect.objectContaining({ line: 1, rule: 'encoding' })]);
+    expect(r3.issues[0]?.message).toMatch(/holds U\+FFFD .*although its bytes are valid UTF-8/);
   });
 
   it('handles CRLF, a BOM, empty lines and a DOS end-of-file mark', async () => {

@@ -16,7 +16,7 @@ import { buildFormatFixtures } from '../../../scripts/make-format-fixtures.js';
 const REPO = path.resolve(import.meta.dirname, '../../..');
 
 interface Outcome {
-  records: string[][];
+  records: (string | null)[][];
   lines: number[];
   issues: { line: number; rule: string; field?: string }[];
   meta: Readonly<Record<string, string>> | undefined;

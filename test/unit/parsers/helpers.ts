@@ -4,7 +4,7 @@ import type { ParseContext, ParsedChunk, ParseIssue, Parser } from '../../../cor
 
 export interface Parsed {
   readonly chunks: ParsedChunk[];
-  readonly records: string[][];
+  readonly records: (string | null)[][];
   readonly lines: number[];
   readonly raws: string[];
   readonly issues: ParseIssue[];

@@ -128,13 +128,64 @@ describe('local source: reading', () => {
     expect(await failure(s.open('orders_link.csv'))).toBe('INPUT_UNSAFE');
     expect(await failure(s.open('orders_missing.csv'))).toBe('INPUT_NOT_FOUND');
   });
+
+  it('refuses plain names that are not its inputs: other patterns, dotfiles, done-markers', async () => {
+    await put('customers_1.csv');
+    await put('.orders_1.csv');
+    await put('orders_1.csv.done', '');
+    const s = source({ doneMarkers: ['.done'], archiveDir: path.join(root, 'archive') });
+    for (const bad of ['customers_1.csv', '.orders_1.csv', 'orders_1.csv.done']) {
+      expect(await failure(s.open(bad)), bad).toBe('INPUT_UNSAFE');
+      expect(await failure(s.settle!(bad, 'failed')), bad).toBe('INPUT_UNSAFE');
+    }
+    expect((await readdir(drop)).sort()).toEqual(['.orders_1.csv', 'customers_1.csv', 'orders_1.csv.done']);
+  });
+});
+
+describe('local source: staging (run --file)', () => {
+  it('copies a file in under its own name with its mtime, atomically through a dotfile, then lists it', async () => {
+    const outside = path.join(root, 'orders_9.csv');
+    await writeFile(outside, 'a,b\n1,2\n');
+    const t = new Date('2026-11-20T00:00:00Z');
+    await utimes(outside, t, t);
+    const s = source();
+    const ref = await s.stage!(outside, 'orders_9.csv');
+    expect(ref).toEqual({ name: 'orders_9.csv', size: 8, modifiedAt: t });
+    expect(await readdir(drop)).toEqual(['orders_9.csv']); // no temp file left behind
+    expect(await readFile(path.join(drop, 'orders_9.csv'), 'utf8')).toBe('a,b\n1,2\n');
+    expect(await readFile(outside, 'utf8')).toBe('a,b\n1,2\n'); // the original stays
+    expect(await names(s)).toEqual(['orders_9.csv']);
+    // staged again (same bytes): the same input, unchanged
+    expect(await s.stage!(outside, 'orders_9.csv')).toEqual(ref);
+    // a file already in the drop folder stages as itself
+    expect(await s.stage!(path.join(drop, 'orders_9.csv'), 'orders_9.csv')).toEqual(ref);
+  });
+
+  it('never overwrites a different file of that name, and refuses names that are not its inputs', async () => {
+    await put('orders_1.csv', 'the original\n');
+    const other = path.join(root, 'orders_1.csv');
+    await writeFile(other, 'something else\n');
+    const s = source();
+    expect(await failure(s.stage!(other, 'orders_1.csv'))).toBe('INPUT_CONFLICT');
+    expect(await readFile(path.join(drop, 'orders_1.csv'), 'utf8')).toBe('the original\n');
+    expect(await failure(s.stage!(other, 'customers.csv'))).toBe('INPUT_UNSAFE');
+    expect(await failure(s.stage!(other, '../orders_1.csv'))).toBe('INPUT_UNSAFE');
+    expect(await failure(s.stage!(path.join(root, 'missing.csv'), 'orders_2.csv'))).toBe('INPUT_NOT_FOUND');
+    expect(await failure(s.stage!(root, 'orders_2.csv'))).toBe('INPUT_UNSAFE');
+    expect((await readdir(drop)).sort()).toEqual(['orders_1.csv']);
+  });
 });
 
 describe('local source: settling', () => {
   it('moves published and skipped inputs to the archive, failed ones aside, timestamped, with their markers gone', async () => {
     const archive = path.join(root, 'archive');
     const failed = path.join(root, 'failed');
-    const s = source({ doneMarkers: ['.done', '.ok'], archiveDir: archive, failedDir: failed });
+    const s = source({
+      pattern: 'orders_*',
+      doneMarkers: ['.done', '.ok'],
+      archiveDir: archive,
+      failedDir: failed,
+    });
     for (const n of ['orders_1.csv', 'orders_2.csv', 'orders_3.csv.gz']) {
       await put(n);
       await put(`${n}.done`, '');
@@ -189,6 +240,17 @@ describe('local source: settling', () => {
     expect(timestampedName('customers_20261123.csv', NOW)).toBe('customers_20261123.20261124T023000123Z.csv');
     expect(timestampedName('EXTRACT', NOW)).toBe('EXTRACT.20261124T023000123Z');
     expect(timestampedName('.hidden', NOW)).toBe('.hidden.20261124T023000123Z');
+  });
+
+  it('archives a name near NAME_MAX (255 bytes) under a shortened name that still fits', async () => {
+    const long = `${'ü'.repeat(125)}.csv`; // 254 bytes
+    const stamped = timestampedName(long, NOW);
+    expect(Buffer.byteLength(stamped)).toBeLessThanOrEqual(249);
+    expect(stamped).toMatch(/^ü+\.20261124T023000123Z\.csv$/);
+    await put(long);
+    const archive = path.join(root, 'archive');
+    await source({ pattern: '*', archiveDir: archive }).settle!(long, 'published');
+    expect(await readdir(archive)).toEqual([stamped]);
   });
 });
 
