@@ -7,10 +7,19 @@ import { QueueEvents } from 'bullmq';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { BatchCounts, BatchRecord, InputRef, Reject } from '../core/contracts.js';
 import { NightjarError } from '../core/errors.js';
-import { getSource } from '../connectors/registry.js';
+import { getSource, isRecordSource } from '../connectors/registry.js';
+import { createRecordSource } from '../core/pipeline/job-runtime.js';
 import { listInputs, sourceOptionsFor } from '../core/pipeline/inputs.js';
 import type { BatchSummary } from '../core/pipeline/run-batch.js';
-import { BATCH_QUEUE, batchIdFor, enqueueBatch, requeueBatch, type BatchJobData } from '../workers/queue.js';
+import {
+  BATCH_QUEUE,
+  batchIdFor,
+  batchIdForWindow,
+  enqueueBatch,
+  requeueBatch,
+  windowInFlight,
+  type BatchJobData,
+} from '../workers/queue.js';
 import { jobNamed, withQueues, type AppContext } from './context.js';
 import { findBatch, ledgersOf, type SkippedJob } from './ledgers.js';
 
@@ -63,13 +72,17 @@ export interface EnqueueRequest {
   readonly force?: boolean;
   readonly requestedBy?: BatchJobData['requestedBy'];
   readonly businessDate?: string;
-  /** A planned extract window (record sources), passed through to the batch payload as it is. */
-  readonly window?: unknown;
+  /** Extracts: read the whole relation, whatever the committed cursor. */
+  readonly full?: boolean;
 }
 
-/** One batch per ready input (or the given file); the same input is the same batch. */
+/**
+ * The job's ready work: one batch per ready input (or the given file; the same input is the same
+ * batch), or for a database extract the next window.
+ */
 export async function enqueueJob(ctx: AppContext, req: EnqueueRequest): Promise<Enqueued[]> {
   const job = jobNamed(ctx, req.job);
+  if (isRecordSource(job.source.connector)) return enqueueExtract(ctx, job, req);
   const refs = await inputsFor(job, {
     ...(req.file ? { file: req.file } : {}),
     ...(req.businessDate ? { businessDate: req.businessDate } : {}),
@@ -85,11 +98,43 @@ export async function enqueueJob(ctx: AppContext, req: EnqueueRequest): Promise<
         rerun: false,
         requestedBy: req.requestedBy ?? 'cli',
         ...(req.businessDate ? { businessDate: req.businessDate } : {}),
-        ...(req.window !== undefined ? { window: req.window } : {}),
       });
       out.push({ batchId, input: ref.name });
     }
     return out;
+  });
+}
+
+/**
+ * A database extract: the next window, planned once here from the committed cursor (on the source's
+ * clock) and carried in the queue payload, so every attempt reads the same rows. A job has at most one
+ * window in flight: while one is queued or running, a run waits for that one instead.
+ */
+async function enqueueExtract(ctx: AppContext, job: JobDefinition, req: EnqueueRequest): Promise<Enqueued[]> {
+  if (req.file !== undefined) {
+    throw new NightjarError('CONFIG_INVALID', `--file: job ${job.name} reads a database, not files`);
+  }
+  return withQueues(ctx, async (q) => {
+    const inFlight = await windowInFlight(q.batches, job.name);
+    if (inFlight) return [inFlight];
+    const source = await createRecordSource(job, process.env);
+    try {
+      const committed = await (await ctx.sinks.get(job)).ledger.cursor(job.name);
+      const window = await source.plan(committed, { full: req.full ?? false });
+      const batchId = batchIdForWindow(job.name, window);
+      const input = source.describe().name;
+      await enqueueBatch(q.batches, job, {
+        batchId,
+        input,
+        window,
+        force: req.force ?? false,
+        rerun: false,
+        requestedBy: req.requestedBy ?? 'cli',
+      });
+      return [{ batchId, input }];
+    } finally {
+      await source.close();
+    }
   });
 }
 
@@ -203,7 +248,10 @@ export async function rerunBatch(ctx: AppContext, batchId: string, by: string): 
     const job = ctx.jobs.find((j) => j.name === (existing?.data.job ?? found?.record.job));
     if (!job)
       throw new NightjarError('CONFIG_INVALID', `no batch ${batchId} in the queue or in any job's ledger`);
-    const action = await requeueBatch(q.batches, job, batchId, { input: found?.record.sourceName });
+    const action = await requeueBatch(q.batches, job, batchId, {
+      input: found?.record.sourceName,
+      extract: isRecordSource(job.source.connector),
+    });
     const ledger = found?.ledger ?? (await ctx.sinks.get(job)).ledger;
     await ledger.ensure();
     await ledger.runs?.audit({ actor: by, action: 'rerun', batchId, runId: null, detail: action });

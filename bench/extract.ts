@@ -1,34 +1,58 @@
 /**
- * Extract throughput and memory (not part of `npm test`): a 1M-row legacy table in MariaDB read through
- * the `mysql` record source, keyset-paged and streamed; prints rows/s and peak RSS sampled every 50 ms.
- *   node --import tsx bench/extract.ts
- * Environment: BENCH_ROWS (default 1000000), BENCH_MARIADB_URL (default mysql://root@127.0.0.1:3306/test),
- * BENCH_CHUNK_ROWS (rows per keyset page, default 10000). The table is created in a random database and
- * dropped afterwards. Connecting the read to the PostgreSQL load (and to `npm run bench`) comes with the
- * pipeline wiring.
+ * The database-extract scenario of `npm run bench` (skip it with `--skip extract`): a 1M-row legacy table
+ * in MariaDB (CHAR codes, DECIMAL money, DATE, DATETIME(6) watermark with 20 rows per value, NULL names)
+ *   1. read alone through the `mysql` record source (keyset pages, in-process): the read rate;
+ *   2. extracted into a typed PostgreSQL table by a real worker process (`nightjar run`: plan the
+ *      window, read, map, COPY into a stage, upsert at publish): rows/s and the worker's peak RSS;
+ *   3. the same rows piped `mariadb --batch -e 'SELECT …' | psql -c '\copy … FROM STDIN'` into the same
+ *      table (plain COPY, no mapping, no upsert), in the same run.
+ * Runnable alone: `node --import tsx bench/extract.ts`. Environment: BENCH_ROWS (default 1000000),
+ * BENCH_MARIADB_URL (default mysql://root@127.0.0.1:3306/test), BENCH_PG_URL, REDIS_URL,
+ * BENCH_CHUNK_ROWS (rows per keyset page, default the source's 10000).
  */
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import knexFactory from 'knex';
+import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { getRecordSource } from '../connectors/registry.js';
+import { loadJob } from '../core/config/load-job.js';
+import { createBatchQueue } from '../workers/queue.js';
+import { enqueueJob, waitForBatches } from '../app/batches.js';
+import { SinkPool } from '../core/pipeline/job-runtime.js';
+import { createLogger } from '../core/logger.js';
 
-const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
-const URL_ = process.env.BENCH_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
-const CHUNK_ROWS = Number(process.env.BENCH_CHUNK_ROWS ?? 10_000);
+const ROOT = path.resolve(import.meta.dirname, '..');
 const FIELDS = ['CUST_ID', 'CUST_CODE', 'NAME', 'BALANCE', 'OPENED', 'LAST_UPD'];
+const SCHEMA = 'nightjar_bench_extract';
+const TABLE = 'bench_customers';
 
-async function main(): Promise<void> {
+export interface ExtractBenchOptions {
+  readonly rows: number;
+  readonly mariadbUrl: string;
+  readonly pgUrl: string;
+  readonly redisUrl: string;
+  readonly chunkRows?: number;
+}
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+export async function runExtractBench(o: ExtractBenchOptions): Promise<string[]> {
   const db = `nj_bench_${randomBytes(4).toString('hex')}`;
-  const admin = await mysql.createConnection({ uri: URL_, multipleStatements: true });
+  const admin = await mysql.createConnection({ uri: o.mariadbUrl });
+  const pgAdmin = knexFactory({ client: 'pg', connection: o.pgUrl, pool: { min: 0, max: 1 } });
   await admin.query(`CREATE DATABASE ${db}`);
   try {
     await admin.query(`CREATE TABLE ${db}.CUSTOMERS (CUST_ID INT PRIMARY KEY, CUST_CODE CHAR(8) NOT NULL,
       NAME VARCHAR(40), BALANCE DECIMAL(12,2), OPENED DATE, LAST_UPD DATETIME(6) NOT NULL,
       KEY WM (LAST_UPD, CUST_ID))`);
     await admin.query(`SET SESSION max_recursive_iterations = 100000`); // MariaDB's CTE limit
-    const seedStart = performance.now();
-    // 1M rows from a recursive sequence, 50k per statement; 20 rows share each timestamp.
-    for (let lo = 1; lo <= ROWS; lo += 50_000) {
-      const hi = Math.min(ROWS, lo + 49_999);
+    for (let lo = 1; lo <= o.rows; lo += 50_000) {
+      const hi = Math.min(o.rows, lo + 49_999);
       await admin.query(
         `INSERT INTO ${db}.CUSTOMERS
          WITH RECURSIVE s(n) AS (SELECT ${lo} UNION ALL SELECT n + 1 FROM s WHERE n < ${hi})
@@ -37,42 +61,180 @@ async function main(): Promise<void> {
          FROM s`,
       );
     }
-    console.log(`seeded ${ROWS} rows in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`);
+    const sourceUrl = new URL(o.mariadbUrl);
+    sourceUrl.pathname = `/${db}`;
+    const sourceOptions = {
+      connector: 'mysql',
+      connection: '${BENCH_SOURCE_URL}',
+      table: 'CUSTOMERS',
+      watermark: 'LAST_UPD',
+      key: ['CUST_ID'],
+      ...(o.chunkRows ? { chunkRows: o.chunkRows } : {}),
+    };
 
-    const url = new URL(URL_);
-    url.pathname = `/${db}`;
-    const source = (await getRecordSource('mysql')).create(
-      {
-        connector: 'mysql',
-        connection: '${BENCH_SOURCE_URL}',
-        table: 'CUSTOMERS',
-        watermark: 'LAST_UPD',
-        key: ['CUST_ID'],
-        chunkRows: CHUNK_ROWS,
-      },
-      { baseDir: '.', job: 'bench', env: { BENCH_SOURCE_URL: url.toString() } },
-    );
+    // ── 1. the read alone
+    const source = (await getRecordSource('mysql')).create(sourceOptions, {
+      baseDir: '.',
+      job: 'bench',
+      env: { BENCH_SOURCE_URL: sourceUrl.toString() },
+    });
     let peak = process.memoryUsage().rss;
-    const rssAtStart = peak;
+    const rssStart = peak;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-    const start = performance.now();
-    let rows = 0;
+    const t0 = performance.now();
+    let read = 0;
     const window = await source.plan(null, { full: false });
-    for await (const chunk of source.read(window, { fields: FIELDS, chunkSize: 5000 }))
-      rows += chunk.records.length;
-    const seconds = (performance.now() - start) / 1000;
+    for await (const chunk of source.read(window, { fields: FIELDS, chunkSize: 2000 }))
+      read += chunk.records.length;
+    const readSec = (performance.now() - t0) / 1000;
     clearInterval(sampler);
     await source.close();
-    const mb = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
-    console.log(
-      `extract mysql → records: ${rows} rows in ${seconds.toFixed(1)} s = ${Math.round(rows / seconds)} rows/s; ` +
-        `RSS ${mb(rssAtStart)} at start, peak ${mb(peak)}`,
+    if (read !== o.rows) throw new Error(`read ${read} rows, expected ${o.rows}`);
+
+    // ── 2. through a real worker process into PostgreSQL
+    await pgAdmin.raw(`DROP SCHEMA IF EXISTS ${SCHEMA} CASCADE`);
+    await pgAdmin.raw(`CREATE SCHEMA ${SCHEMA}`);
+    const targetUrl = `${o.pgUrl}?options=${encodeURIComponent(`-c search_path=${SCHEMA}`)}`;
+    const jobsDir = path.join(ROOT, '.bench', 'jobs-extract');
+    await mkdir(jobsDir, { recursive: true });
+    const jobFile = path.join(jobsDir, 'bench-extract.json');
+    await writeFile(
+      jobFile,
+      JSON.stringify(
+        {
+          name: 'bench-extract',
+          source: sourceOptions,
+          mapping: path.join(ROOT, 'mappings/legacy-db-customers.mapping.json'),
+          target: { connection: '${BENCH_PG_URL_SCHEMA}', table: TABLE, mode: 'upsert' },
+          policy: { attempts: 1 },
+        },
+        null,
+        2,
+      ),
     );
-    if (rows !== ROWS) throw new Error(`read ${rows} rows, expected ${ROWS}`);
+    const job = await loadJob(jobFile);
+    const prefix = `nj-bench-${randomBytes(4).toString('hex')}`;
+    const env = {
+      ...process.env,
+      BENCH_SOURCE_URL: sourceUrl.toString(),
+      BENCH_PG_URL_SCHEMA: targetUrl,
+      REDIS_URL: o.redisUrl,
+      NIGHTJAR_QUEUE_PREFIX: prefix,
+      NIGHTJAR_LOG_LEVEL: 'warn',
+    };
+    const worker = spawn(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), '--jobs', jobsDir, 'worker'],
+      { env, stdio: ['ignore', 'inherit', 'pipe'] },
+    );
+    await new Promise<void>((resolve, reject) => {
+      let err = '';
+      worker.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('worker ready')) resolve();
+      });
+      worker.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)));
+    });
+    let njSec: number;
+    let outcome;
+    let rssReady: number;
+    let peakWorker: number;
+    try {
+      rssReady = await vm(worker.pid!, 'VmRSS');
+      process.env.BENCH_PG_URL_SCHEMA = targetUrl; // where waitForBatches reads the ledger
+      const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
+      const queue = createBatchQueue(redis, prefix);
+      Object.assign(process.env, env); // the source and target connections of the bench job
+      const app = {
+        redis,
+        prefix,
+        jobs: [job],
+        sinks: new SinkPool(env),
+        logger: createLogger({ level: 'silent' }),
+      };
+      const t1 = performance.now();
+      const batches = await enqueueJob(app, { job: job.name });
+      [outcome] = await waitForBatches(app, job.name, batches);
+      njSec = (performance.now() - t1) / 1000;
+      peakWorker = await vm(worker.pid!, 'VmHWM');
+      await app.sinks.close();
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      redis.disconnect();
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    if (outcome?.status !== 'published' || outcome.rowsLoaded !== o.rows)
+      throw new Error(`bench extract did not publish ${o.rows} rows: ${JSON.stringify(outcome)}`);
+
+    // ── 3. mariadb --batch | psql \copy, the same rows into the same (emptied) table
+    await pgAdmin.raw(`TRUNCATE ${SCHEMA}.${TABLE}`);
+    const u = new URL(o.mariadbUrl);
+    const mariadbArgs = [
+      `-h${u.hostname}`,
+      `-P${u.port || '3306'}`,
+      `-u${decodeURIComponent(u.username)}`,
+      ...(u.password ? [`-p${decodeURIComponent(u.password)}`] : []),
+      '--batch',
+      '--skip-column-names',
+      db,
+      '-e',
+      `SELECT ${FIELDS.join(', ')}, 'pipe', CUST_ID FROM CUSTOMERS`,
+    ];
+    const copy = `\\copy ${SCHEMA}.${TABLE} (cust_id, cust_code, name, balance, opened, last_upd, _batch_id, _source_line) FROM STDIN WITH (FORMAT text, NULL 'NULL')`;
+    const t2 = performance.now();
+    const pipe = spawnSync(
+      'bash',
+      [
+        '-o',
+        'pipefail',
+        '-c',
+        `mariadb "\${@:2}" | psql "$1" -v ON_ERROR_STOP=1 -qc "$0"`,
+        copy,
+        o.pgUrl,
+        ...mariadbArgs,
+      ],
+      { encoding: 'utf8', env: { ...process.env, PGTZ: 'UTC' } },
+    );
+    const pipeSec = (performance.now() - t2) / 1000;
+    if (pipe.status !== 0) throw new Error(`mariadb | psql failed: ${pipe.stderr}`);
+    const piped = Number(
+      (await pgAdmin.raw<{ rows: { n: string }[] }>(`SELECT count(*) AS n FROM ${SCHEMA}.${TABLE}`)).rows[0]!
+        .n,
+    );
+    if (piped !== o.rows) throw new Error(`the pipe loaded ${piped} rows, expected ${o.rows}`);
+    await pgAdmin.raw(`DROP SCHEMA ${SCHEMA} CASCADE`);
+
+    const njRate = o.rows / njSec;
+    const pipeRate = o.rows / pipeSec;
+    return [
+      `source table         ${fmt(o.rows)} rows in MariaDB, keyset pages of ${fmt(o.chunkRows ?? 10_000)} rows`,
+      `read alone           ${readSec.toFixed(2)} s   ${fmt(read / readSec)} rows/s   (mysql record source, RSS ${mib(rssStart)} → peak ${mib(peak)})`,
+      `nightjar worker      ${njSec.toFixed(2)} s   ${fmt(njRate)} rows/s   (plan → read → map → COPY → upsert, enqueue to publish)`,
+      `mariadb | psql       ${pipeSec.toFixed(2)} s   ${fmt(pipeRate)} rows/s   (--batch SELECT piped into \\copy, same table, no upsert)`,
+      `ratio                ${((njRate / pipeRate) * 100).toFixed(1)} % of the pipe`,
+      `worker RSS           ${mib(rssReady * 1024)} when ready, peak ${mib(peakWorker * 1024)}`,
+    ];
   } finally {
-    await admin.query(`DROP DATABASE ${db}`);
+    await admin.query(`DROP DATABASE ${db}`).catch(() => {});
     await admin.end();
+    await pgAdmin.destroy();
   }
 }
 
-await main();
+/** A `/proc/<pid>/status` figure in KiB (`VmRSS`, `VmHWM`). */
+async function vm(pid: number, key: string): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const lines = await runExtractBench({
+    rows: Number(process.env.BENCH_ROWS ?? 1_000_000),
+    mariadbUrl: process.env.BENCH_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test',
+    pgUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    ...(process.env.BENCH_CHUNK_ROWS ? { chunkRows: Number(process.env.BENCH_CHUNK_ROWS) } : {}),
+  });
+  process.stdout.write(`\n== database extract ==\n${lines.join('\n')}\n`);
+}

@@ -1,8 +1,12 @@
 /**
- * `npm run bench`: a 1M-row legacy CSV through a real worker into a typed PostgreSQL table, timed next
- * to `psql \copy` of the same rows into the same table; plus the mapping engine alone.
+ * `npm run bench`: scenarios, each skippable with `--skip <name>[,<name>]` (or BENCH_SKIP):
+ * - `csv`: a 1M-row legacy CSV through a real worker into a typed PostgreSQL table, timed next to
+ *   `psql \copy` of the same rows into the same table;
+ * - `extract`: a 1M-row MariaDB table through a real worker into PostgreSQL, next to a
+ *   `mariadb --batch | psql \copy` pipe of the same rows (`bench/extract.ts`);
+ * - `mapping`: the mapping engine alone.
  * Environment: BENCH_ROWS (default 1000000), BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test),
- * REDIS_URL (default redis://127.0.0.1:6379).
+ * BENCH_MARIADB_URL (default mysql://root@127.0.0.1:3306/test), REDIS_URL (default redis://127.0.0.1:6379).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -18,18 +22,46 @@ import { enqueueJob, waitForBatches } from '../app/batches.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import { createLogger } from '../core/logger.js';
 import { generateLegacyCsv } from './generate.js';
+import { runExtractBench } from './extract.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, '.bench');
 const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MARIADB = process.env.BENCH_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
+const SCENARIOS = ['csv', 'extract', 'mapping'] as const;
 const SCHEMA = 'nightjar_bench';
 const TABLE = 'bench_transactions';
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/** Scenarios skipped by `--skip a,b` / `--skip=a` (repeatable) or BENCH_SKIP. */
+function skipped(argv: readonly string[]): Set<string> {
+  const names: string[] = (process.env.BENCH_SKIP ?? '').split(',');
+  argv.forEach((a, i) => {
+    if (a === '--skip') names.push(...(argv[i + 1] ?? '').split(','));
+    else if (a.startsWith('--skip=')) names.push(...a.slice(7).split(','));
+  });
+  const out = new Set(names.map((n) => n.trim()).filter(Boolean));
+  for (const n of out) {
+    if (!(SCENARIOS as readonly string[]).includes(n))
+      throw new Error(`--skip ${n}: no such scenario (scenarios: ${SCENARIOS.join(', ')})`);
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
+  const skip = skipped(process.argv.slice(2));
+  if (!skip.has('csv')) await csvBench();
+  if (!skip.has('extract')) {
+    const lines = await runExtractBench({ rows: ROWS, mariadbUrl: MARIADB, pgUrl: PG, redisUrl: REDIS });
+    process.stdout.write(`\n== database extract (MariaDB → PostgreSQL) ==\n${lines.join('\n')}\n`);
+  }
+  if (!skip.has('mapping')) await mappingBench();
+}
+
+async function csvBench(): Promise<void> {
   await mkdir(path.join(WORK, 'in'), { recursive: true });
   await mkdir(path.join(WORK, 'jobs'), { recursive: true });
   const csv = path.join(WORK, 'in', `legacy-${ROWS}.csv`);
@@ -133,7 +165,9 @@ async function main(): Promise<void> {
     `worker peak RSS      ${(peakKb / 1024).toFixed(0)} MiB`,
   ];
   process.stdout.write(`\n== end-to-end load ==\n${lines.join('\n')}\n`);
+}
 
+async function mappingBench(): Promise<void> {
   const mappingBench = path.join(ROOT, 'bench/mapping.bench.ts');
   if (existsSync(mappingBench)) {
     const { runMappingBench } = (await import(pathToFileURL(mappingBench).href)) as {

@@ -132,6 +132,11 @@ export interface RecordSource {
    * source changed them.
    */
   read(window: ExtractWindow, ctx: RecordReadContext): AsyncIterable<RecordChunk>;
+  /**
+   * What the ledger records as the batch's input (no credentials): `name` is the table (or `query`),
+   * `uri` the redacted connection URL with the relation, e.g. `mysql://etl@db:3306/crm#CUSTOMERS`.
+   */
+  describe(): { readonly name: string; readonly uri: string };
   close(): Promise<void>;
 }
 
@@ -308,6 +313,11 @@ export interface PublishRequest {
   readonly dedupe: boolean;
   /** Earlier published deliveries of the same input name and business date are replaced by this one. */
   readonly supersede: boolean;
+  /**
+   * Record sources: the window this batch read. Its `to` becomes the job's committed cursor in this same
+   * transaction, after the ownership check (compare-and-set against `base`, see `core/ledger/cursor-store.ts`).
+   */
+  readonly cursor?: Pick<ExtractWindow, 'base' | 'to'>;
 }
 
 /**
@@ -317,6 +327,11 @@ export interface PublishRequest {
 export interface SinkBatch {
   /** Synchronously buffers one mapped row (values in column order) with its source line and raw text. */
   add(values: readonly unknown[], line: number, raw: string): void;
+  /**
+   * Whether `add()` keeps the raw text (e.g. where the store may still refuse a row at publish and the
+   * reject needs it). When `false`, callers may pass `''` and skip building it. @defaultValue true
+   */
+  readonly storesRaw?: boolean;
   /** Buffers one reject. */
   reject(reject: Reject): void;
   /** Rows buffered since the last flush. */
@@ -399,7 +414,7 @@ export type Claim =
   /** Published (or superseded) already and no re-run was asked for. */
   | { readonly kind: 'done'; readonly record: BatchRecord };
 
-/** Audit trail kept in the target store (`nightjar_batches`, `nightjar_rejects`). */
+/** Audit trail kept in the target store (`nightjar_batches`, `nightjar_rejects`, `nightjar_cursors`). */
 export interface Ledger {
   ensure(): Promise<void>;
   get(batchId: string): Promise<BatchRecord | undefined>;
@@ -438,6 +453,8 @@ export interface Ledger {
   rejects(batchId: string, limit?: number): Promise<Reject[]>;
   /** Runs and the operators' audit trail (`nightjar_runs`, `nightjar_audit`), where the store keeps them. */
   readonly runs?: RunLedger;
+  /** The job's committed extract cursor (`nightjar_cursors`), `null` when it never published a window. */
+  cursor(job: string): Promise<ExtractCursor | null>;
 }
 
 // ───────────────────────────── Connector definitions ─────────────────────────────

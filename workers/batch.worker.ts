@@ -49,7 +49,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   const sinks = new SinkPool(options.env);
   const runtimes = new Map<string, JobRuntime>();
   try {
-    for (const job of options.jobs) runtimes.set(job.name, await createJobRuntime(job, sinks));
+    for (const job of options.jobs) runtimes.set(job.name, await createJobRuntime(job, sinks, options.env));
   } catch (err) {
     await sinks.close();
     throw err;
@@ -182,7 +182,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
         await dead.close();
         connection.disconnect();
         await sinks.close();
-        await Promise.allSettled([...runtimes.values()].map((r) => r.source.close()));
+        await Promise.allSettled([...runtimes.values()].map((r) => r.input.close()));
       }
     },
   };

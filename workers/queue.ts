@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobDefinition } from '../core/config/load-job.js';
-import type { InputRef } from '../core/contracts.js';
+import type { ExtractWindow, InputRef } from '../core/contracts.js';
 import { NightjarError } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
 
@@ -35,6 +35,11 @@ export interface BatchJobData {
    * path: the source re-validates it before reading anything.
    */
   readonly input: string;
+  /**
+   * Database extracts: the window planned at enqueue (cursor values and ids, no secrets). Every attempt
+   * reads exactly this window; a retry never plans again.
+   */
+  readonly window?: ExtractWindow;
   readonly force: boolean;
   readonly rerun: boolean;
   readonly requestedBy: 'cli' | 'scheduler' | 'operator';
@@ -43,8 +48,6 @@ export interface BatchJobData {
   readonly runId?: string;
   /** The run's business date (YYYYMMDD): `$meta.businessDate` unless the job reads it from the input. */
   readonly businessDate?: string;
-  /** A planned extract window (record sources); opaque to the queue. */
-  readonly window?: unknown;
 }
 
 /** What a run's `scan` and `finish` jobs carry. */
@@ -103,6 +106,28 @@ export function batchIdFor(
   return force ? `${job}-${h}-f${randomBytes(4).toString('hex')}` : `${job}-${h}`;
 }
 
+/** The batch id of an extract window: one window is one batch, however often it is enqueued. */
+export function batchIdForWindow(job: string, window: Pick<ExtractWindow, 'id'>): string {
+  return `${job}-w${window.id.slice(0, 16)}`;
+}
+
+/** States in which a BullMQ job still has work to do. */
+const IN_FLIGHT = ['active', 'waiting', 'delayed', 'prioritized', 'paused', 'waiting-children'] as const;
+
+/**
+ * The extract window of `job` still queued or running, if any: a job has at most one window in flight,
+ * so a second run waits for it instead of planning an overlapping window.
+ */
+export async function windowInFlight(
+  queue: Queue<BatchJobData>,
+  job: string,
+): Promise<{ batchId: string; input: string } | undefined> {
+  for (const j of await queue.getJobs([...IN_FLIGHT])) {
+    if (j.data.job === job && j.data.window) return { batchId: j.data.batchId, input: j.data.input };
+  }
+  return undefined;
+}
+
 export function jobOptions(job: JobDefinition, batchId: string): JobsOptions {
   const { attempts, backoff } = job.policy;
   return {
@@ -152,7 +177,8 @@ export async function requeueBatch(
   queue: Queue<BatchJobData>,
   job: JobDefinition,
   batchId: string,
-  fallback: { input?: string | null; data?: Partial<BatchJobData> },
+  /** `extract`: the job reads a database; only the queue remembers a batch's window. */
+  fallback: { input?: string | null; data?: Partial<BatchJobData>; extract?: boolean },
 ): Promise<'retried' | 'requeued' | 'already-queued'> {
   const existing = await queue.getJob(batchId);
   const state = existing ? await existing.getState() : 'missing';
@@ -169,6 +195,12 @@ export async function requeueBatch(
   if (existing) await existing.remove();
   const before: Partial<BatchJobData> = existing?.data ?? fallback.data ?? {};
   const input = before.input ?? fallback.input;
+  if (fallback.extract && !before.window) {
+    throw new NightjarError(
+      'CONFIG_INVALID',
+      `batch ${batchId} is an extract window the queue no longer remembers; run the job again (\`nightjar run ${job.name}\`)`,
+    );
+  }
   if (!input) throw new NightjarError('CONFIG_INVALID', `batch ${batchId} has no recorded input`);
   const { job: _job, requestedAt: _at, batchId: _id, input: _input, ...rest } = before;
   const failed = state === 'failed';

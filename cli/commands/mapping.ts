@@ -4,6 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
+import { NightjarError } from '../../core/errors.js';
 import { InvalidArgumentError, type Command } from 'commander';
 import { getParser } from '../../connectors/registry.js';
 import { loadJob } from '../../core/config/load-job.js';
@@ -43,6 +44,12 @@ async function testMapping(mappingFile: string, sample: string, opts: TestOption
   let jobName = 'preview';
   if (opts.job !== undefined) {
     const job = await loadJob(path.resolve(opts.job));
+    if (!job.format) {
+      throw new NightjarError(
+        'CONFIG_INVALID',
+        `--job ${opts.job}: the ${job.source.connector} source reads rows, not files; test the mapping without --job`,
+      );
+    }
     parserName = job.format.parser;
     parserOptions = { ...job.format.options };
     encoding = job.format.encoding;

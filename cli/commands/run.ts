@@ -24,13 +24,16 @@ export function describeOutcome(o: BatchOutcome): string {
 export function registerRunCommand(program: Command): void {
   program
     .command('run')
-    .description('enqueue one batch per ready input of a job (or the given --file)')
+    .description(
+      'enqueue one batch per ready input of a job (or the given --file); for a database extract, the next window',
+    )
     .argument('<job>', 'job name (in the jobs folder) or path to a job file')
     .option(
       '--file <path>',
       'load this file: it is staged (copied) into the job’s source under its own name, then enqueued',
     )
     .option('--force', 'load even if the same content was loaded before (makes a new batch)', false)
+    .option('--full', 'database extracts: read the whole table, whatever the committed cursor', false)
     .option('--wait', 'wait for the batches to finish, showing progress and the summary', false)
     .option('--with-worker', 'run a worker in this process while waiting (implies --wait)', false)
     .option(
@@ -41,7 +44,14 @@ export function registerRunCommand(program: Command): void {
     .action(
       async (
         name: string,
-        opts: { file?: string; force: boolean; wait: boolean; withWorker: boolean; json: boolean },
+        opts: {
+          file?: string;
+          force: boolean;
+          full: boolean;
+          wait: boolean;
+          withWorker: boolean;
+          json: boolean;
+        },
         cmd: Command,
       ) => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
@@ -60,6 +70,7 @@ export function registerRunCommand(program: Command): void {
             job: job.name,
             ...(opts.file ? { file: opts.file } : {}),
             force: opts.force,
+            full: opts.full,
           });
           if (batches.length === 0) {
             if (opts.json) process.stdout.write('');

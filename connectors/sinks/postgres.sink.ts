@@ -185,6 +185,7 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
 
     const stream = copy;
     const batch: SinkBatch = {
+      storesRaw: plan.withRaw,
       add(values, line, raw) {
         buf += encode(values, line, raw);
         lines.add(line);

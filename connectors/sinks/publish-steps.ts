@@ -7,13 +7,14 @@ import type { Knex } from 'knex';
 import { quoteIdent, quoteTable } from '../../core/ddl.js';
 import { NightjarError } from '../../core/errors.js';
 import type { KnexLedger } from '../../core/ledger/knex.ledger.js';
+import { cursorStore } from '../../core/ledger/cursor-store.js';
 import type { BatchTarget, PublishRequest, Reject } from '../../core/contracts.js';
 
 /** Raw text of a staged row, kept only where the store may still refuse it one by one (keyed append). */
 export const RAW_COLUMN = '_nj_raw';
 
 /**
- * Ownership, then dedupe, then superseded deliveries. Returns the batch ids whose rows this publish
+ * Ownership, then the extract cursor (record sources), then dedupe, then superseded deliveries. Returns the batch ids whose rows this publish
  * removes (the caller deletes them where its load mode needs it).
  */
 export async function claimPublish(
@@ -24,6 +25,9 @@ export async function claimPublish(
 ): Promise<string[]> {
   const { job } = target;
   await ledger.lockForPublish(trx, target.batchId, req.fence);
+  // The cursor moves with the rows or not at all. `false` (a newer window moved it already) is no error:
+  // this window's rows are upserts, and the newer cursor stays.
+  if (req.cursor) await cursorStore.saveInTrx(trx, job, req.cursor, target.batchId);
   if (req.dedupe) {
     const dup = await ledger.duplicateInTrx(trx, job, req.input.sha256, target.batchId);
     if (dup) {

@@ -118,6 +118,7 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
       const rejects = new RejectSpool();
       let pending = 0;
       return {
+        storesRaw: keyed,
         add(values, line, raw) {
           for (let i = 0; i < width; i++) params[i] = bindable(values[i]);
           params[width + 1] = line;

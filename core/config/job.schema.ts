@@ -9,10 +9,11 @@ export const jobSchema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://nightjar.dev/schemas/job.schema.json',
   title: 'nightjar job',
-  description: 'One nightly feed: where files come from, how to read and map them, and where they load.',
+  description:
+    'One nightly feed: where files (or database extracts) come from, how to read and map them, and where they load.',
   type: 'object',
   additionalProperties: false,
-  required: ['name', 'source', 'format', 'mapping', 'target'],
+  required: ['name', 'source', 'mapping', 'target'],
   properties: {
     $schema: { type: 'string' },
     name: {
@@ -50,13 +51,18 @@ export const jobSchema = {
       required: ['connector'],
       description: 'Where inputs come from. Other properties are the connector’s options.',
       properties: {
-        connector: { type: 'string', description: 'Registered source connector, e.g. `local`, `sftp`.' },
+        connector: {
+          type: 'string',
+          description:
+            'Registered source connector: `local` (files), or a database extract (`postgres`, `mysql`, `oracle`, `mssql`).',
+        },
       },
     },
     format: {
       type: 'object',
       required: ['parser'],
-      description: 'How the bytes are read. Other properties are the parser’s options.',
+      description:
+        'How the bytes are read (file sources only; required there). Other properties are the parser’s options.',
       properties: {
         parser: { type: 'string', description: 'Registered parser, e.g. `csv`, `fixed-width`.' },
       },

@@ -7,10 +7,10 @@ import path from 'node:path';
 import cron from 'node-cron';
 import { NightjarError } from '../errors.js';
 import { secretInDefault } from './env.js';
-import { getParser, getSource } from '../../connectors/registry.js';
+import { getParser, getRecordSource, getSource, isRecordSource } from '../../connectors/registry.js';
 import { createConfigAjv, formatAjvErrors } from './ajv.js';
 import { jobSchema } from './job.schema.js';
-import type { InputLimits, LoadMode } from '../contracts.js';
+import type { InputLimits, LoadMode, RecordSourceDefinition } from '../contracts.js';
 
 export type Compression = 'none' | 'gzip' | 'zip' | 'auto';
 
@@ -30,7 +30,8 @@ export interface JobDefinition {
     readonly businessDayOffset?: number;
   };
   readonly source: Readonly<{ connector: string } & Record<string, unknown>>;
-  readonly format: {
+  /** File sources only (record sources deliver typed rows, not bytes). */
+  readonly format?: {
     readonly parser: string;
     readonly encoding: string;
     readonly compression: Compression;
@@ -111,47 +112,26 @@ export async function loadJob(file: string): Promise<JobDefinition> {
   if (!validateJob(doc)) problems.push(...formatAjvErrors(shown, validateJob.errors));
   else {
     const source = doc.source as { connector: string };
-    const format = doc.format as Record<string, unknown>;
+    const records = isRecordSource(source.connector);
     try {
-      const def = await getSource(source.connector);
+      const def = records ? await getRecordSource(source.connector) : await getSource(source.connector);
       const v = validatorFor(def.optionsSchema);
       if (!v(source)) problems.push(...formatAjvErrors(shown, v.errors, '/source'));
+      else if (records) {
+        const recordDef = def as RecordSourceDefinition;
+        problems.push(
+          ...recordSourceProblems(shown, doc, source, (o) => recordDef.create(o, { baseDir: '.', job: '' })),
+        );
+      }
     } catch (err) {
       problems.push(`${shown}: /source/connector: ${(err as Error).message}`);
     }
-    try {
-      const def = await getParser(format.parser as string);
-      const options = Object.fromEntries(Object.entries(format).filter(([k]) => !COMMON_FORMAT_KEYS.has(k)));
-      const v = validatorFor(def.optionsSchema);
-      if (!v(options)) problems.push(...formatAjvErrors(shown, v.errors, '/format'));
-      else {
-        for (const k of Object.keys(options)) format[k] = options[k]; // defaults applied by ajv
-        // Checks the schema cannot express (e.g. overlapping fixed-width fields) fail here, at load time.
-        try {
-          def.create(options);
-        } catch (err) {
-          const d = (err as { details?: { problems?: unknown } }).details;
-          const list = Array.isArray(d?.problems) ? (d.problems as string[]) : [(err as Error).message];
-          problems.push(
-            ...list.map(
-              (p) => `${shown}: ${p.startsWith('/') && !p.startsWith('/format') ? `/format${p}` : p}`,
-            ),
-          );
-        }
-      }
-    } catch (err) {
-      problems.push(`${shown}: /format/parser: ${(err as Error).message}`);
-    }
-    const encoding = (format.encoding as string | undefined) ?? 'utf-8';
-    if (!ENCODINGS.includes(encoding.toLowerCase())) {
-      problems.push(
-        `${shown}: /format/encoding: unsupported encoding "${encoding}" (supported: ${ENCODINGS.join(', ')})`,
-      );
-    }
-    const compression = format.compression ?? 'auto';
-    if (!['none', 'gzip', 'zip', 'auto'].includes(compression as string)) {
-      problems.push(`${shown}: /format/compression: must be one of none, gzip, zip, auto`);
-    }
+    if (records) {
+      if (doc.format !== undefined)
+        problems.push(`${shown}: /format: not used by the ${source.connector} source (it reads typed rows)`);
+    } else if (doc.format === undefined) {
+      problems.push(`${shown}: /format: required for the ${source.connector} source`);
+    } else problems.push(...(await formatProblems(shown, doc.format as Record<string, unknown>)));
     const connection = (doc.target as { connection?: unknown } | undefined)?.connection;
     const secret = typeof connection === 'string' ? secretInDefault(connection) : undefined;
     if (secret) problems.push(`${shown}: /target/connection: ${secret}`);
@@ -177,7 +157,7 @@ export async function loadJob(file: string): Promise<JobDefinition> {
   }
 
   const baseDir = path.dirname(abs);
-  const format = doc.format as Record<string, unknown>;
+  const format = doc.format as Record<string, unknown> | undefined;
   const mapping = doc.mapping as string | { file: string; version?: string };
   const mappingRef = typeof mapping === 'string' ? { file: mapping } : mapping;
   const job: JobDefinition = {
@@ -189,18 +169,102 @@ export async function loadJob(file: string): Promise<JobDefinition> {
       ? { schedule: { timezone: 'UTC', ...(doc.schedule as { cron: string; timezone?: string }) } }
       : {}),
     source: doc.source as JobDefinition['source'],
-    format: {
-      parser: format.parser as string,
-      encoding: ((format.encoding as string | undefined) ?? 'utf-8').toLowerCase(),
-      compression: (format.compression as Compression | undefined) ?? 'auto',
-      options: Object.fromEntries(Object.entries(format).filter(([k]) => !COMMON_FORMAT_KEYS.has(k))),
-    },
+    ...(format
+      ? {
+          format: {
+            parser: format.parser as string,
+            encoding: ((format.encoding as string | undefined) ?? 'utf-8').toLowerCase(),
+            compression: (format.compression as Compression | undefined) ?? 'auto',
+            options: Object.fromEntries(Object.entries(format).filter(([k]) => !COMMON_FORMAT_KEYS.has(k))),
+          },
+        }
+      : {}),
     mapping: { ...mappingRef, file: path.resolve(baseDir, mappingRef.file) },
     ...(doc.businessDate ? { businessDate: doc.businessDate } : {}),
     target: doc.target as JobDefinition['target'],
     policy: doc.policy as JobDefinition['policy'],
   };
   return deepFreeze(job);
+}
+
+/** Problems of a file job's `format` (parser options, encoding, compression). */
+async function formatProblems(shown: string, format: Record<string, unknown>): Promise<string[]> {
+  const problems: string[] = [];
+  try {
+    const def = await getParser(format.parser as string);
+    const options = Object.fromEntries(Object.entries(format).filter(([k]) => !COMMON_FORMAT_KEYS.has(k)));
+    const v = validatorFor(def.optionsSchema);
+    if (!v(options)) problems.push(...formatAjvErrors(shown, v.errors, '/format'));
+    else {
+      for (const k of Object.keys(options)) format[k] = options[k]; // defaults applied by ajv
+      // Checks the schema cannot express (e.g. overlapping fixed-width fields) fail here, at load time.
+      try {
+        def.create(options);
+      } catch (err) {
+        const d = (err as { details?: { problems?: unknown } }).details;
+        const list = Array.isArray(d?.problems) ? (d.problems as string[]) : [(err as Error).message];
+        problems.push(
+          ...list.map(
+            (p) => `${shown}: ${p.startsWith('/') && !p.startsWith('/format') ? `/format${p}` : p}`,
+          ),
+        );
+      }
+    }
+  } catch (err) {
+    problems.push(`${shown}: /format/parser: ${(err as Error).message}`);
+  }
+  const encoding = (format.encoding as string | undefined) ?? 'utf-8';
+  if (!ENCODINGS.includes(encoding.toLowerCase())) {
+    problems.push(
+      `${shown}: /format/encoding: unsupported encoding "${encoding}" (supported: ${ENCODINGS.join(', ')})`,
+    );
+  }
+  const compression = format.compression ?? 'auto';
+  if (!['none', 'gzip', 'zip', 'auto'].includes(compression as string)) {
+    problems.push(`${shown}: /format/compression: must be one of none, gzip, zip, auto`);
+  }
+  return problems;
+}
+
+/**
+ * What a database-extract job must hold beyond its source options: the connector's own checks (one of
+ * table/query, watermark and key columns listed, …; `create` connects lazily, so nothing connects here),
+ * a load mode that makes re-reads harmless, no header business date, and no soft delete (not wired into
+ * the sinks yet).
+ */
+function recordSourceProblems(
+  shown: string,
+  doc: Record<string, unknown>,
+  source: Readonly<Record<string, unknown>>,
+  create: (options: Readonly<Record<string, unknown>>) => unknown,
+): string[] {
+  const problems: string[] = [];
+  try {
+    create(source);
+  } catch (err) {
+    const d = (err as { details?: { problems?: unknown } }).details;
+    const list = Array.isArray(d?.problems) ? (d.problems as string[]) : [(err as Error).message];
+    problems.push(...list.map((p) => `${shown}: ${p}`));
+  }
+  if (source.softDelete !== undefined)
+    problems.push(`${shown}: /source/softDelete: not supported yet (the sinks cannot delete by key)`);
+  // Extracts re-read rows (the overlap, `--full`, a re-run window): loads must be idempotent. Without a
+  // watermark every run reads the whole relation, which `replace` (or `upsert`) loads as such.
+  const mode = (doc.target as { mode?: string } | undefined)?.mode ?? 'append';
+  if (source.watermark !== undefined && mode !== 'upsert') {
+    problems.push(
+      `${shown}: /target/mode: "${mode}" with an incremental ${String(source.connector)} source: use "upsert" ` +
+        `(overlapping windows and full refreshes re-read rows)`,
+    );
+  } else if (source.watermark === undefined && mode === 'append') {
+    problems.push(
+      `${shown}: /target/mode: "append" with a ${String(source.connector)} source without watermark: every run ` +
+        `reads the whole relation; use "replace" or "upsert"`,
+    );
+  }
+  if ((doc.businessDate as { header?: unknown } | undefined)?.header !== undefined)
+    problems.push(`${shown}: /businessDate/header: a ${String(source.connector)} source has no header`);
+  return problems;
 }
 
 /** Every `*.json` job file under `dir` (recursively), sorted. */

@@ -2,13 +2,24 @@
  * The job schema as published for editors (`schemas/job.schema.json`): the core schema plus, per
  * registered connector and parser, its options schema (selected by `connector` / `parser`).
  */
-import { getParser, getSource, parserNames, sourceNames } from '../../connectors/registry.js';
+import {
+  getParser,
+  getRecordSource,
+  getSource,
+  parserNames,
+  recordSourceNames,
+  sourceNames,
+} from '../../connectors/registry.js';
 import { jobSchema } from './job.schema.js';
 
 export async function publishedJobSchema(): Promise<Record<string, unknown>> {
   const sourceBranches = [];
   for (const name of sourceNames()) {
     const def = await getSource(name);
+    sourceBranches.push({ if: { properties: { connector: { const: name } } }, then: def.optionsSchema });
+  }
+  for (const name of recordSourceNames()) {
+    const def = await getRecordSource(name);
     sourceBranches.push({ if: { properties: { connector: { const: name } } }, then: def.optionsSchema });
   }
   const formatBranches = [];
@@ -37,7 +48,7 @@ export async function publishedJobSchema(): Promise<Record<string, unknown>> {
   };
   schema.properties.source = {
     ...schema.properties.source,
-    properties: { connector: { enum: sourceNames() } },
+    properties: { connector: { enum: [...sourceNames(), ...recordSourceNames()] } },
     allOf: sourceBranches,
   };
   schema.properties.format = {

@@ -16,6 +16,7 @@ import type {
 import { capText, errorText, NightjarError } from '../errors.js';
 import { storableText } from '../pipeline/storable.js';
 import { createRunLedger, type RunLedger } from './runs.ledger.js';
+import { CURSORS, cursorStore } from './cursor-store.js';
 
 export const BATCHES = 'nightjar_batches';
 export const REJECTS = 'nightjar_rejects';
@@ -249,6 +250,12 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
         t.index(['batch_id', 'line'], `${REJECTS}_batch_idx`);
       });
       await runs.ensure();
+      await cursorStore.ensure(knex);
+    },
+
+    async cursor(job) {
+      if (!(await knex.schema.hasTable(CURSORS))) return null;
+      return (await cursorStore.load(knex, job))?.cursor ?? null;
     },
 
     async get(batchId) {

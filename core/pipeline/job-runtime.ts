@@ -1,21 +1,31 @@
 /**
- * Everything a batch of one job needs, built once per worker: the compiled mapping, the source and
- * parser from the registry, and the sink for the target connection (shared by jobs on the same URL).
+ * Everything a batch of one job needs, built once per worker: the compiled mapping, the input reader
+ * (a file source and parser, or a record source, from the registry) and the sink for the target
+ * connection (shared by jobs on the same URL).
  */
-import { getParser, getSinkForUrl, getSource } from '../../connectors/registry.js';
-import type { CompiledMapping, Parser, Sink, Source } from '../contracts.js';
+import {
+  getParser,
+  getRecordSource,
+  getSinkForUrl,
+  getSource,
+  isRecordSource,
+} from '../../connectors/registry.js';
+import type { CompiledMapping, RecordSource, Sink } from '../contracts.js';
 import type { JobDefinition } from '../config/load-job.js';
 import { redactUrl, resolveEnvRef } from '../config/env.js';
 import { NightjarError } from '../errors.js';
 import { loadMapping } from '../mapping/load-mapping.js';
 import { sourceOptionsFor } from './inputs.js';
+import { createFileInputReader } from './file-input.js';
 import { boundParser } from './limits.js';
+import type { InputReader } from './input-reader.js';
+import { createRecordInputReader } from './record-input.js';
 
 export interface JobRuntime {
   readonly job: JobDefinition;
   readonly mapping: CompiledMapping;
-  readonly source: Source;
-  readonly parser: Parser;
+  /** Opens a batch's input: a file (bytes → parser) or an extract window (rows). */
+  readonly input: InputReader;
   readonly sink: Sink;
   /** Where the data lands, for humans (credentials redacted). */
   readonly targetUrl: string;
@@ -75,16 +85,46 @@ export class SinkPool {
   }
 }
 
-export async function createJobRuntime(job: JobDefinition, sinks: SinkPool): Promise<JobRuntime> {
+/**
+ * The job's record source (database extract), connecting lazily: the connection URL is resolved from
+ * `env` when it first connects.
+ */
+export async function createRecordSource(
+  job: JobDefinition,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RecordSource> {
+  const def = await getRecordSource(job.source.connector);
+  return def.create(job.source, { baseDir: job.baseDir, job: job.name, env });
+}
+
+/** The reader for a job's inputs: files through their parser, or extract windows. */
+export async function createInputReader(
+  job: JobDefinition,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<InputReader> {
+  if (isRecordSource(job.source.connector)) {
+    return createRecordInputReader(await createRecordSource(job, env));
+  }
+  const { format } = job;
+  if (!format) throw new NightjarError('CONFIG_INVALID', `${job.file}: /format: required for file sources`);
+  const source = (await getSource(job.source.connector)).create(sourceOptionsFor(job), {
+    baseDir: job.baseDir,
+  });
+  const parser = boundParser((await getParser(format.parser)).create(format.options));
+  return createFileInputReader(job, format, source, parser);
+}
+
+export async function createJobRuntime(
+  job: JobDefinition,
+  sinks: SinkPool,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<JobRuntime> {
   const mapping = await loadJobMapping(job);
-  const sourceDef = await getSource(job.source.connector);
-  const parserDef = await getParser(job.format.parser);
   const url = await sinks.absoluteUrl(job);
   return {
     job,
     mapping,
-    source: sourceDef.create(sourceOptionsFor(job), { baseDir: job.baseDir }),
-    parser: boundParser(parserDef.create(job.format.options)),
+    input: await createInputReader(job, env),
     sink: await sinks.get(job),
     targetUrl: redactUrl(url),
   };

@@ -1,28 +1,30 @@
 /**
- * One batch, start to end: extract → decode → parse → validate + map → load → reconcile → publish.
- * The BullMQ worker only calls `runBatch()`; everything here works the same from a test or the CLI.
+ * One batch, start to end: claim → read (file: extract → decode → parse; extract: the planned window) →
+ * validate + map → load → reconcile → publish. The BullMQ worker only calls `runBatch()`; everything here
+ * works the same from a test or the CLI. What kind of input the job has is the `InputReader`'s business
+ * (`file-input.ts`, `record-input.ts`); this function never asks.
  */
-import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
 import {
   FILTERED,
   type BatchCounts,
   type BatchRecord,
   type BatchTarget,
   type Claim,
+  type ExtractWindow,
   type InputIdentity,
   type Reject,
 } from '../contracts.js';
 import { classify, NightjarError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { decompress } from './decompress.js';
 import { compileStorableGuard } from './storable.js';
 import type { JobRuntime } from './job-runtime.js';
 
 export interface BatchRequest {
   readonly batchId: string;
-  /** Input name within the job's source. */
+  /** Input name within the job's source (a file name; for an extract, the table or `query`). */
   readonly input: string;
+  /** Extracts: the window planned at enqueue; every attempt reads exactly this window. */
+  readonly window?: ExtractWindow;
   /** Load even if a published batch already loaded the same content. */
   readonly force?: boolean;
   /** Run again even if this batch id is already published (an operator's re-run). */
@@ -62,13 +64,13 @@ export interface BatchSummary extends BatchCounts {
 
 const RESERVED_META = { batchId: true, job: true, fileName: true } as const;
 
-/** Records per parser chunk, and the unit of backpressure towards the store. */
+/** Records per input chunk, and the unit of backpressure towards the store. */
 export const CHUNK_SIZE = 2000;
 /** Rejects kept for the ledger of a batch that fails (a published batch keeps all of them). */
 const FAILED_REJECT_SAMPLE = 1000;
 
 export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttempt): Promise<BatchSummary> {
-  const { job, mapping, source, parser, sink } = rt;
+  const { job, mapping, sink } = rt;
   const log = at.logger.child({ job: job.name, batchId: req.batchId, input: req.input, attempt: at.attempt });
   const started = Date.now();
   const target: BatchTarget = {
@@ -121,33 +123,20 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
           : businessDateOf(job, req.input, started),
     };
 
-    // ── extract → decode → parse → validate + map → load, flushing each chunk with backpressure
-    const opened = await source.open(req.input, at.signal);
-    log.info({ uri: opened.uri, size: opened.size, fence }, 'batch started');
+    // ── read → validate + map → load, flushing each chunk with backpressure
+    const opened = await rt.input.open(req, {
+      fields: mapping.sourceFields,
+      chunkSize: CHUNK_SIZE,
+      ...(at.signal ? { signal: at.signal } : {}),
+    });
+    log.info({ uri: opened.uri, fence }, 'batch started');
     const batch = await sink.begin(target);
     let summary: BatchCounts;
     try {
-      const hash = createHash('sha256');
-      let bytesRead = 0;
-      const bytes = decompress(
-        pipeWithErrors(
-          opened.stream,
-          hashing(hash, (n) => (bytesRead += n)),
-        ),
-        job.format.compression,
-        req.input,
-        job.policy.limits,
-      );
       const out = new Array<unknown>(mapping.columns.length);
       const unstorable = compileStorableGuard(mapping.columns, sink.valueLimits);
       const { rejectLimit } = job.policy;
-      const ctx = {
-        fields: mapping.sourceFields,
-        fileName: req.input,
-        chunkSize: CHUNK_SIZE,
-        encoding: job.format.encoding,
-        limits: job.policy.limits,
-      };
+      const storesRaw = batch.storesRaw ?? true;
 
       const reject = (r: Reject): void => {
         batch.reject(r);
@@ -155,7 +144,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         if (sample.length < FAILED_REJECT_SAMPLE) sample.push(r);
       };
       let headerSeen = false;
-      for await (const chunk of parser.parse(bytes, ctx)) {
+      for await (const chunk of opened.chunks) {
         if (chunk.meta) headerSeen = mergeHeader(meta, chunk.meta, job, req.input);
         if (job.businessDate?.header !== undefined && !headerSeen && chunk.records.length > 0) {
           throw new NightjarError(
@@ -171,20 +160,20 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
             errors: [{ field: issue.field ?? '', rule: issue.rule, message: issue.message }],
           });
         }
-        const { records, lines, raws } = chunk;
+        const { records, lines } = chunk;
         for (let i = 0; i < records.length; i++) {
           counts.rowsRead++;
           const result = mapping.map(records[i]!, out, meta);
           if (result === null) {
             const errors = unstorable(out);
             if (errors === null) {
-              batch.add(out, lines[i]!, raws[i]!);
+              batch.add(out, lines[i]!, storesRaw ? chunk.raw(i) : '');
               counts.rowsLoaded++;
-            } else reject({ line: lines[i]!, raw: raws[i]!, errors });
+            } else reject({ line: lines[i]!, raw: chunk.raw(i), errors });
           } else if (result === FILTERED) {
             counts.rowsFiltered++;
           } else {
-            reject({ line: lines[i]!, raw: raws[i]!, errors: result });
+            reject({ line: lines[i]!, raw: chunk.raw(i), errors: result });
           }
         }
         if (rejectLimit.count !== undefined && counts.rowsRejected > rejectLimit.count) {
@@ -195,14 +184,8 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         at.onProgress?.({ ...counts });
       }
 
-      // ── reconcile: the bytes we loaded are all the bytes there were, and every row is accounted for
-      if (bytesRead !== opened.size) {
-        throw new NightjarError(
-          'INPUT_CHANGED',
-          `${req.input} changed while it was being read (${opened.size} bytes listed, ${bytesRead} read)`,
-        );
-      }
-      input = { name: req.input, uri: opened.uri, size: opened.size, sha256: hash.digest('hex') };
+      // ── reconcile: the input is all there was (its identity says so), and every row is accounted for
+      input = opened.identity();
       if (counts.rowsRead !== counts.rowsLoaded + counts.rowsRejected + counts.rowsFiltered) {
         throw new NightjarError('INTERNAL', `counts do not reconcile: ${JSON.stringify(counts)}`);
       }
@@ -213,14 +196,13 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         }
       }
 
-      // ── publish: ownership check, rows, rejects, superseded deliveries and ledger in one commit
+      // ── publish: ownership check, rows, rejects, cursor, superseded deliveries and ledger in one commit
       summary = await batch.publish({
+        ...opened.publish,
         counts,
         fence,
         input,
         businessDate: meta.businessDate!,
-        dedupe: !req.force,
-        supersede: job.policy.redelivery === 'replace',
       });
     } catch (err) {
       await batch.abort();
@@ -283,7 +265,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
   }
 
   async function settle(outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
-    await settleInput(rt, req.input, outcome, log);
+    await rt.input.settle(req.input, outcome, log);
   }
 }
 
@@ -291,24 +273,7 @@ function lost(batchId: string, fence: number): NightjarError {
   return new NightjarError('OWNERSHIP_LOST', `batch ${batchId}: attempt ${fence} no longer owns the batch`);
 }
 
-async function settleInput(
-  rt: JobRuntime,
-  name: string,
-  outcome: 'published' | 'failed' | 'skipped',
-  log: Logger,
-): Promise<void> {
-  try {
-    await rt.source.settle?.(name, outcome);
-  } catch (err) {
-    log.warn({ err }, `could not settle input after ${outcome}`);
-  }
-}
-
-/**
- * The batch id is published already. An input still there under this id is either left over (a crash
- * between commit and archiving: settle it) or a corrected re-delivery that kept name, size and mtime:
- * its bytes tell, so they are hashed, and new content runs as a batch of its own.
- */
+/** The batch id is published already: nothing to do, unless the input says a new batch must run. */
 async function alreadyDone(
   rt: JobRuntime,
   req: BatchRequest,
@@ -317,37 +282,15 @@ async function alreadyDone(
   started: number,
 ): Promise<BatchSummary> {
   const log = at.logger.child({ job: rt.job.name, batchId: req.batchId, input: req.input });
-  const done: BatchSummary = {
+  const rerunAs = await rt.input.afterPublished(req, record, at.signal, log);
+  if (rerunAs !== null) return runBatch(rt, { ...req, batchId: rerunAs }, at);
+  return {
     ...summaryOf(record),
     alreadyPublished: true,
     durationMs: Date.now() - started,
     input: null,
     table: rt.job.target.table,
   };
-  let opened;
-  try {
-    opened = await rt.source.open(req.input, at.signal);
-  } catch (err) {
-    if (classify(err).code === 'INPUT_NOT_FOUND') {
-      log.info('batch already published; nothing to do');
-      return done;
-    }
-    throw err;
-  }
-  const hash = createHash('sha256');
-  for await (const chunk of opened.stream) hash.update(chunk as Buffer);
-  const sha256 = hash.digest('hex');
-  if (record.fileSha256 === null || sha256 === record.fileSha256) {
-    log.info('batch already published; settling its input');
-    await settleInput(rt, req.input, 'published', log);
-    return done;
-  }
-  const correction = `${req.batchId}-c${sha256.slice(0, 12)}`;
-  log.warn(
-    { correction, sha256, publishedSha256: record.fileSha256 },
-    'same name, size and mtime as a published batch but new content: loading it as a correction',
-  );
-  return runBatch(rt, { ...req, batchId: correction }, at);
 }
 
 function summaryOf(b: {
@@ -418,21 +361,4 @@ function rejectLimitError(counts: BatchCounts, what: string): NightjarError {
       details: { ...counts },
     },
   );
-}
-
-/** Passes bytes through unchanged while hashing and counting them. */
-function hashing(hash: ReturnType<typeof createHash>, onBytes: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      hash.update(chunk);
-      onBytes(chunk.length);
-      cb(null, chunk);
-    },
-  });
-}
-
-/** `a.pipe(b)` that also forwards `a`'s errors to `b`, so the consumer of `b` sees them. */
-function pipeWithErrors<T extends NodeJS.ReadWriteStream & Transform>(a: Readable, b: T): T {
-  a.on('error', (err) => b.destroy(err));
-  return a.pipe(b);
 }

@@ -5,13 +5,13 @@
  */
 import { copyFile, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { beforeEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
 import type { JobDefinition } from '../../core/config/load-job.js';
 import { createLogger } from '../../core/logger.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../../core/pipeline/run-batch.js';
+import type { InputChunk, InputReader } from '../../core/pipeline/input-reader.js';
 import { REPO, copyDemoFile, useBatchEnv, writeJob, type Harness, type PgSchema } from './helpers.js';
 
 let h: Harness;
@@ -49,31 +49,32 @@ async function raceTwoAttempts(
   let release!: () => void;
   const stalled = new Promise<void>((r) => (release = r));
   let second!: Promise<BatchSummary>;
-  const stallingSource = {
-    ...rt.source,
-    async open(name: string, signal?: AbortSignal) {
+  const stallingInput: InputReader = {
+    ...rt.input,
+    async open(req, ctx) {
       if (stallAt === 'open') {
         second = runBatch(other, { batchId, input }, { attempt: 2, final: false, logger });
         await second;
-        return rt.source.open(name, signal);
+        return rt.input.open(req, ctx);
       }
-      const opened = await rt.source.open(name, signal);
-      const out = new PassThrough();
-      void (async () => {
-        const parts: Buffer[] = [];
-        for await (const c of opened.stream) parts.push(c as Buffer);
-        const bytes = Buffer.concat(parts);
-        out.write(bytes.subarray(0, bytes.length >> 1));
-        second = runBatch(other, { batchId, input }, { attempt: 2, final: false, logger });
-        await second.finally(release);
-        await stalled;
-        out.end(bytes.subarray(bytes.length >> 1));
-      })().catch((err: unknown) => out.destroy(err as Error));
-      return { ...opened, stream: out };
+      const opened = await rt.input.open(req, ctx);
+      async function* chunks(): AsyncGenerator<InputChunk> {
+        let n = 0;
+        for await (const c of opened.chunks) {
+          yield c;
+          if (++n === 7) {
+            // Half-way through (15 chunks): attempt 2 claims the batch and publishes it meanwhile.
+            second = runBatch(other, { batchId, input }, { attempt: 2, final: false, logger });
+            await second.finally(release);
+            await stalled;
+          }
+        }
+      }
+      return { ...opened, chunks: chunks() };
     },
   };
   const first = await runBatch(
-    { ...rt, source: stallingSource },
+    { ...rt, input: stallingInput },
     { batchId, input },
     { attempt: 1, final: false, logger },
   ).catch((err: unknown) => err);

@@ -20,7 +20,7 @@ import {
   type BatchJobData,
   type DeadLetterData,
 } from '../../workers/queue.js';
-import { enqueueJob, waitForBatches, type BatchOutcome } from '../../app/batches.js';
+import { enqueueJob, waitForBatches, type BatchOutcome, type EnqueueRequest } from '../../app/batches.js';
 import type { AppContext } from '../../app/context.js';
 import { SinkPool } from '../../core/pipeline/job-runtime.js';
 import { createRunWorker, type RunWorker } from '../../workers/run.worker.js';
@@ -132,7 +132,7 @@ export interface Harness {
   app(jobs: JobDefinition[]): AppContext;
   /** Every log line the harness's workers wrote (JSON). */
   readonly logs: string[];
-  run(job: JobDefinition, opts?: { file?: string; force?: boolean }): Promise<BatchOutcome[]>;
+  run(job: JobDefinition, opts?: Omit<EnqueueRequest, 'job'>): Promise<BatchOutcome[]>;
   close(): Promise<void>;
 }
 

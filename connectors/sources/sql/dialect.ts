@@ -36,15 +36,16 @@ export interface SqlSession {
   /** One small result (the clock, `MAX(watermark)`), rows as arrays of driver values. */
   query(sql: string, params: readonly unknown[]): Promise<unknown[][]>;
   /**
-   * Streams a result as arrays of driver values, with backpressure (the driver stops reading from the
-   * socket while the consumer is behind). Breaking out of the iteration cancels the query.
+   * Streams a result as batches of rows (each row an array of driver values; a batch is what the driver
+   * has buffered, see `rowBatches`), with backpressure (the driver stops reading from the socket while
+   * the consumer is behind). Breaking out of the iteration cancels the query.
    */
   stream(
     sql: string,
     params: readonly unknown[],
     columns: readonly SourceColumn[],
     signal?: AbortSignal,
-  ): AsyncIterable<unknown[]>;
+  ): AsyncIterable<unknown[][]>;
   close(): Promise<void>;
 }
 

@@ -12,7 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ColumnFamily, SourceColumn, SqlDialect, SqlSession } from './dialect.js';
-import { defineExtract, FETCH_ROWS } from './shared.js';
+import { defineExtract, FETCH_ROWS, rowBatches } from './shared.js';
 
 const baseType = (type: string): string => type.replace(/\(.*$/, '').trim().toLowerCase();
 
@@ -144,7 +144,7 @@ export function createMssqlSession(pool: MssqlPoolLike): SqlSession {
       signal?.addEventListener('abort', abort, { once: true });
       let done = false;
       try {
-        for await (const row of stream) yield row as unknown[];
+        yield* rowBatches(stream);
         done = true;
       } finally {
         signal?.removeEventListener('abort', abort);

@@ -10,7 +10,7 @@
 import type { Readable } from 'node:stream';
 import mysql from 'mysql2';
 import type { ColumnFamily, SourceColumn, SqlDialect, SqlSession } from './dialect.js';
-import { defineExtract, FETCH_ROWS, limitStatement } from './shared.js';
+import { defineExtract, FETCH_ROWS, limitStatement, rowBatches } from './shared.js';
 
 const BINARY_CHARSET = 63;
 
@@ -127,7 +127,7 @@ export function createMysqlSession(conn: MysqlConnectionLike): SqlSession {
       signal?.addEventListener('abort', abort, { once: true });
       let done = false;
       try {
-        for await (const row of stream) yield row as unknown[];
+        yield* rowBatches(stream);
         done = true;
       } finally {
         signal?.removeEventListener('abort', abort);

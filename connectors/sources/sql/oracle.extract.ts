@@ -9,7 +9,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ColumnFamily, SourceColumn, SqlDialect, SqlSession } from './dialect.js';
-import { defineExtract, FETCH_ROWS } from './shared.js';
+import { defineExtract, FETCH_ROWS, rowBatches } from './shared.js';
 
 const DATE_FMT = `'YYYY-MM-DD HH24:MI:SS'`;
 const TS_FMT = `'YYYY-MM-DD HH24:MI:SS.FF'`;
@@ -159,7 +159,7 @@ export function createOracleSession(conn: OracleConnectionLike, k: OracleConstan
       const abort = (): void => void stream.destroy(new Error('aborted'));
       signal?.addEventListener('abort', abort, { once: true });
       try {
-        for await (const row of stream) yield row as unknown[];
+        yield* rowBatches(stream);
       } finally {
         signal?.removeEventListener('abort', abort);
         stream.destroy();

@@ -8,7 +8,7 @@
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import type { ColumnFamily, SourceColumn, SqlDialect, SqlSession } from './dialect.js';
-import { defineExtract, FETCH_ROWS, isOffset, limitStatement } from './shared.js';
+import { defineExtract, FETCH_ROWS, isOffset, limitStatement, rowBatches } from './shared.js';
 
 /** Every type as the server's text. */
 const RAW_TEXT = { getTypeParser: () => (value: string) => value };
@@ -83,7 +83,7 @@ export function createPostgresSession(client: PgClientLike): SqlSession {
       const abort = (): void => void stream.destroy(new Error('aborted'));
       signal?.addEventListener('abort', abort, { once: true });
       try {
-        for await (const row of stream) yield row as unknown[];
+        yield* rowBatches(stream);
       } finally {
         signal?.removeEventListener('abort', abort);
         stream.destroy();

@@ -30,6 +30,8 @@ export interface SqlRecordSourceDeps {
   readonly connect: () => Promise<SqlSession>;
   readonly options: SqlExtractOptions;
   readonly job: string;
+  /** The source's URL without credentials, for the ledger and logs. @defaultValue the dialect name */
+  readonly redactedUrl?: () => string;
 }
 
 /** Driver errors as source errors: network and lock trouble is retryable, SQL the source refuses is config. */
@@ -63,7 +65,8 @@ class Limiter {
   }
 }
 
-export function windowId(job: string, kind: string, w: Omit<ExtractWindow, 'id'>): string {
+/** Deterministic for a watermark window; `salt` (the plan time) tells apart whole reads without one. */
+export function windowId(job: string, kind: string, w: Omit<ExtractWindow, 'id'>, salt = ''): string {
   return createHash('sha256')
     .update(
       JSON.stringify([
@@ -73,6 +76,7 @@ export function windowId(job: string, kind: string, w: Omit<ExtractWindow, 'id'>
         w.from?.values ?? null,
         w.to?.values ?? null,
         w.full,
+        ...(salt ? [salt] : []),
       ]),
     )
     .digest('hex')
@@ -119,9 +123,11 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
 
   async function plan(committed: ExtractCursor | null, opts: { full: boolean }): Promise<ExtractWindow> {
     const full = opts.full || o.full;
-    const make = (w: Omit<ExtractWindow, 'id'>): ExtractWindow =>
-      Object.freeze({ id: windowId(deps.job, d.name, w), ...w });
-    if (o.watermark === undefined) return make({ base: committed, from: null, to: null, full: true });
+    const make = (w: Omit<ExtractWindow, 'id'>, salt = ''): ExtractWindow =>
+      Object.freeze({ id: windowId(deps.job, d.name, w, salt), ...w });
+    // Without a watermark every run reads the whole relation: each plan is a window (a batch) of its own.
+    if (o.watermark === undefined)
+      return make({ base: committed, from: null, to: null, full: true }, new Date().toISOString());
     const session = await open();
     try {
       const wm = (await describe(session, [o.watermark])).get(o.watermark)!;
@@ -184,8 +190,10 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
       const select = wanted.map((n) => byName.get(n)!);
       const order = cursorColumns.map((n) => byName.get(n)!);
       const fieldIndex = fields.map((f) => wanted.indexOf(f));
+      const fieldColumns = fieldIndex.map((i) => select[i]!);
+      const fieldTrims = fieldColumns.map((c) => trimmer(o.trimChar, c));
+      const width = fields.length;
       const cursorIndex = cursorColumns.map((c) => wanted.indexOf(c));
-      const trims = select.map((c) => trimmer(o.trimChar, c));
       const deletedIndex = o.softDelete ? wanted.indexOf(o.softDelete.column) : -1;
       const deletedValues = new Set(o.softDelete?.values ?? []);
       const upTo = window.to?.values[0] ?? null;
@@ -198,34 +206,41 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
       for (;;) {
         const q = pageQuery(d, { from, select, order, after: afterValues, upTo, limit: o.chunkRows });
         let n = 0;
-        let lastRaw: (string | null)[] | undefined;
+        let last: unknown[] | undefined;
         try {
-          for await (const row of session.stream(q.sql, q.params, select, ctx.signal)) {
+          // Hot loop: one pass per row, one array per record, no per-row promise (rows come in batches).
+          for await (const rows of session.stream(q.sql, q.params, select, ctx.signal)) {
             if (ctx.signal?.aborted) throw new NightjarError('INTERRUPTED', 'extract aborted');
-            const raw = select.map((c, i) => toText(row[i], c));
-            const rec = fieldIndex.map((i) => {
-              const v = raw[i]!;
-              const trim = trims[i];
-              return v === null || trim === undefined ? v : trim(v);
-            });
-            records.push(rec);
-            rowNumbers.push(++rowNo);
-            if (deletedIndex >= 0) deleted.push(deletedValues.has(raw[deletedIndex] ?? '\u0000null'));
-            lastRaw = raw;
-            n++;
-            if (records.length >= chunkSize) {
-              yield deletedIndex >= 0 ? { records, rowNumbers, deleted } : { records, rowNumbers };
-              records = [];
-              rowNumbers = [];
-              deleted = [];
+            for (const row of rows) {
+              const rec = new Array<string | null>(width);
+              for (let j = 0; j < width; j++) {
+                const v = toText(row[fieldIndex[j]!], fieldColumns[j]!);
+                const trim = fieldTrims[j];
+                rec[j] = v === null || trim === undefined ? v : trim(v);
+              }
+              records.push(rec);
+              rowNumbers.push(++rowNo);
+              if (deletedIndex >= 0)
+                deleted.push(
+                  deletedValues.has(toText(row[deletedIndex], select[deletedIndex]!) ?? '\u0000null'),
+                );
+              last = row;
+              n++;
+              if (records.length >= chunkSize) {
+                yield deletedIndex >= 0 ? { records, rowNumbers, deleted } : { records, rowNumbers };
+                records = [];
+                rowNumbers = [];
+                deleted = [];
+              }
             }
           }
         } catch (err) {
           if (ctx.signal?.aborted) throw new NightjarError('INTERRUPTED', 'extract aborted', { cause: err });
           throw sourceError(err, `reading ${o.table ?? 'the source query'} failed`);
         }
-        if (n < o.chunkRows || lastRaw === undefined) break;
-        const next = cursorIndex.map((i) => lastRaw[i]);
+        if (n < o.chunkRows || last === undefined) break;
+        const lastRow = last;
+        const next = cursorIndex.map((i) => toText(lastRow[i], select[i]!));
         if (next.some((v) => v === null)) {
           throw new NightjarError(
             'CONFIG_INVALID',
@@ -245,5 +260,10 @@ export function createSqlRecordSource(deps: SqlRecordSourceDeps): RecordSource {
     }
   }
 
-  return { kind: d.name, plan, read, close: () => Promise.resolve() };
+  function describeSource(): { name: string; uri: string } {
+    const name = o.table ?? 'query';
+    return { name, uri: `${deps.redactedUrl?.() ?? `${d.name}:`}#${name}` };
+  }
+
+  return { kind: d.name, plan, read, describe: describeSource, close: () => Promise.resolve() };
 }

@@ -105,3 +105,57 @@ describe('job files', () => {
     );
   });
 });
+
+describe('database-extract job files', () => {
+  const extract = {
+    name: 'j1',
+    source: {
+      connector: 'mysql',
+      connection: '${LEGACY_DB_URL}',
+      table: 'CUSTOMERS',
+      watermark: 'LAST_UPD',
+      key: ['CUST_ID'],
+    },
+    mapping: 'm.json',
+    target: { connection: '${WAREHOUSE_URL}', table: 'customers', mode: 'upsert' },
+  };
+
+  it('loads without format, with the source options’ defaults and no connection made', async () => {
+    const job = await loadJob(await jobFile(extract));
+    expect(job.format).toBeUndefined();
+    expect(job.source).toMatchObject({ connector: 'mysql', lag: '1m', chunkRows: 10000, trimChar: 'char' });
+  });
+
+  it('refuses what would load re-read rows twice, a format, soft delete and a header business date', async () => {
+    const err = await loadJob(
+      await jobFile({
+        ...extract,
+        source: { ...extract.source, softDelete: { column: 'DELETED', values: ['Y'] }, query: 'SELECT 1' },
+        format: { parser: 'csv' },
+        target: { ...extract.target, mode: 'append' },
+        businessDate: { header: 'X' },
+      }),
+    ).catch((e: Error) => e);
+    const msg = (err as Error).message;
+    expect(msg).toContain('/format: not used by the mysql source');
+    expect(msg).toContain('/source: set exactly one of table, query');
+    expect(msg).toContain('/source/softDelete: not supported yet');
+    expect(msg).toContain('/target/mode: "append" with an incremental mysql source: use "upsert"');
+    expect(msg).toContain('/businessDate/header: a mysql source has no header');
+  });
+
+  it('without a watermark, every run reads the whole table: append is refused, replace is fine', async () => {
+    const whole = { ...extract, source: { ...extract.source, watermark: undefined } };
+    await expect(
+      loadJob(await jobFile({ ...whole, target: { ...extract.target, mode: 'append' } })),
+    ).rejects.toThrow(/"append" with a mysql source without watermark/);
+    await expect(
+      loadJob(await jobFile({ ...whole, target: { ...extract.target, mode: 'replace' } })),
+    ).resolves.toMatchObject({ name: 'j1' });
+  });
+
+  it('a file source still needs its format', async () => {
+    const { format: _format, ...noFormat } = valid;
+    await expect(loadJob(await jobFile(noFormat))).rejects.toThrow(/\/format: required for the local source/);
+  });
+});

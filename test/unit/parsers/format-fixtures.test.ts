@@ -25,11 +25,12 @@ interface Outcome {
 
 async function readInput(jobName: string, input: string): Promise<Outcome> {
   const job: JobDefinition = await loadJob(path.join(REPO, 'jobs/formats', `${jobName}.json`));
+  const format = job.format!;
   const mapping = JSON.parse(await readFile(job.mapping.file, 'utf8')) as { source: { fields: string[] } };
   const source = (await getSource(job.source.connector)).create(job.source, { baseDir: job.baseDir });
   expect((await source.list()).map((r) => r.name)).toContain(input);
-  const parser = (await getParser(job.format.parser)).create(job.format.options);
-  const bytes = decompress((await source.open(input)).stream, job.format.compression, input);
+  const parser = (await getParser(format.parser)).create(format.options);
+  const bytes = decompress((await source.open(input)).stream, format.compression, input);
   const chunks: ParsedChunk[] = [];
   const out: Outcome = { records: [], lines: [], issues: [], meta: undefined };
   try {
@@ -37,7 +38,7 @@ async function readInput(jobName: string, input: string): Promise<Outcome> {
       fields: mapping.source.fields,
       fileName: input,
       chunkSize: 2000,
-      encoding: job.format.encoding,
+      encoding: format.encoding,
     };
     for await (const c of parser.parse(bytes, ctx)) chunks.push(c);
   } catch (err) {

@@ -11,7 +11,10 @@ import type {
   BatchRecord,
   BatchStatus,
   BatchTarget,
+  ExtractWindow,
   Ledger,
+  PublishRequest,
+  RecordSource,
   Reject,
   Sink,
   SinkBatch,
@@ -24,6 +27,8 @@ import { createLogger } from '../../../core/logger.js';
 import { loadMapping } from '../../../core/mapping/load-mapping.js';
 import type { JobRuntime } from '../../../core/pipeline/job-runtime.js';
 import { runBatch, type BatchAttempt } from '../../../core/pipeline/run-batch.js';
+import { createFileInputReader } from '../../../core/pipeline/file-input.js';
+import { createRecordInputReader, windowSha256 } from '../../../core/pipeline/record-input.js';
 
 const REPO = path.resolve(import.meta.dirname, '../../..');
 const HEADER = 'CUST_NO,NAME,EMAIL,BALANCE,OPENED_ON,STATUS,REGION\n';
@@ -61,6 +66,7 @@ interface Recorded {
   rows: { values: unknown[]; line: number; batchId: string }[];
   rejects: Reject[];
   published: BatchCounts[];
+  requests: PublishRequest[];
   aborted: number;
   begun: number;
   ledger: Map<string, LedgerRow>;
@@ -104,6 +110,7 @@ function memorySink(rec: Recorded, failFlush?: () => Error | undefined): Sink {
     },
     list: () => Promise.resolve([]),
     rejects: () => Promise.resolve([]),
+    cursor: () => Promise.resolve(null),
   };
   return {
     kind: 'memory',
@@ -156,6 +163,7 @@ function memorySink(rec: Recorded, failFlush?: () => Error | undefined): Sink {
           rec.rows.push(...rows);
           rec.rejects.push(...rejects);
           rec.published.push(req.counts);
+          rec.requests.push(req);
           rec.ledger.set(target.batchId, {
             ...own,
             status: 'published',
@@ -176,7 +184,7 @@ function memorySink(rec: Recorded, failFlush?: () => Error | undefined): Sink {
 
 let rec: Recorded;
 beforeEach(() => {
-  rec = { rows: [], rejects: [], published: [], aborted: 0, begun: 0, ledger: new Map() };
+  rec = { rows: [], rejects: [], published: [], requests: [], aborted: 0, begun: 0, ledger: new Map() };
 });
 
 async function runtime(
@@ -204,8 +212,7 @@ async function runtime(
   return {
     job,
     mapping,
-    source: memorySource(files, opts.lie),
-    parser: createCsvParser({}),
+    input: createFileInputReader(job, job.format!, memorySource(files, opts.lie), createCsvParser({})),
     sink: memorySink(rec, opts.failFlush),
     targetUrl: 'memory:',
   };
@@ -403,5 +410,72 @@ describe('runBatch', () => {
     await runBatch(rt, { batchId: 'b2', input: 'a.csv' }, attempt());
     expect(rec.rows.map((r) => r.values[0])).toEqual([1, 2]);
     expect(rec.ledger.get('b1')).toMatchObject({ status: 'published' });
+  });
+});
+
+describe('runBatch with a record source', () => {
+  const window: ExtractWindow = {
+    id: 'w1',
+    base: { values: ['2024-01-01 00:00:00'] },
+    from: { values: ['2023-12-31 23:45:00'] },
+    to: { values: ['2024-01-02 00:00:00'] },
+    full: false,
+  };
+  const rows: (string | null)[][] = [
+    ['1', 'Ada', null, '1.10', '20200101', 'A', null],
+    ['2', 'Bo', null, 'oops', '20200101', 'A', 'EU'],
+    ['3', 'Cy', 'c@example.com', '3.00', '20200101', null, 'EU'],
+  ];
+  function recordSource(read: { windows: ExtractWindow[] }): RecordSource {
+    return {
+      kind: 'fake',
+      plan: () => Promise.reject(new Error('runBatch never plans')),
+      async *read(w, ctx) {
+        await Promise.resolve();
+        read.windows.push(w);
+        expect(ctx.fields).toEqual(['CUST_NO', 'NAME', 'EMAIL', 'BALANCE', 'OPENED_ON', 'STATUS', 'REGION']);
+        yield { records: rows.slice(0, 2), rowNumbers: [1, 2] };
+        yield { records: rows.slice(2), rowNumbers: [3] };
+      },
+      describe: () => ({ name: 'CUSTOMERS', uri: 'fake://db#CUSTOMERS' }),
+      close: () => Promise.resolve(),
+    };
+  }
+
+  it('reads the given window, maps rows with their row numbers, and publishes the cursor with them', async () => {
+    const base = await runtime({});
+    const read = { windows: [] as ExtractWindow[] };
+    const rt = { ...base, input: createRecordInputReader(recordSource(read)) };
+    const s = await runBatch(rt, { batchId: 'x1', input: 'CUSTOMERS', window }, attempt());
+    expect(read.windows).toEqual([window]);
+    expect(s).toMatchObject({ status: 'published', rowsRead: 3, rowsLoaded: 2, rowsRejected: 1 });
+    expect(rec.rows.map((r) => [r.line, r.values[2], r.values[5], r.values[6]])).toEqual([
+      [1, null, 'A', 'UNKNOWN'],
+      [3, 'c@example.com', 'A', 'EU'],
+    ]);
+    expect(rec.rejects).toMatchObject([
+      { line: 2, raw: '["2","Bo",null,"oops","20200101","A","EU"]', errors: [{ field: 'balance' }] },
+    ]);
+    expect(rec.requests).toHaveLength(1);
+    expect(rec.requests[0]).toMatchObject({
+      dedupe: false,
+      supersede: false,
+      cursor: { base: window.base, to: window.to },
+      input: { name: 'CUSTOMERS', uri: 'fake://db#CUSTOMERS', size: 3, sha256: windowSha256(window) },
+    });
+    // Published: a second delivery of the same window is a no-op, and reads nothing.
+    await expect(
+      runBatch(rt, { batchId: 'x1', input: 'CUSTOMERS', window }, attempt()),
+    ).resolves.toMatchObject({ alreadyPublished: true });
+    expect(read.windows).toHaveLength(1);
+  });
+
+  it('fails for good without a planned window', async () => {
+    const base = await runtime({});
+    const rt = { ...base, input: createRecordInputReader(recordSource({ windows: [] })) };
+    await expect(runBatch(rt, { batchId: 'x2', input: 'CUSTOMERS' }, attempt())).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
+    expect(rec.ledger.get('x2')).toMatchObject({ status: 'dead' });
   });
 });
