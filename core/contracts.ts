@@ -240,6 +240,11 @@ export interface TargetColumn {
   /** char only: the declared length (`maxLength`). */
   readonly length?: number;
   readonly description?: string;
+  /**
+   * The target property this column stores, when its name is not a plain SQL identifier (a legacy name
+   * such as `CUST$BAL`): `name` is then its safe form (`cust_bal`) and the column comment keeps the original.
+   */
+  readonly source?: string;
 }
 
 export interface FieldError {

@@ -118,6 +118,16 @@ function olderTypes(dialect: Dialect, c: TargetColumn): readonly string[] {
   return dialect === 'sqlite' && c.type === 'decimal' ? ['TEXT'] : [];
 }
 
+/**
+ * The comment of a column: its description, and for a column whose name was made safe from a legacy
+ * property name, that original (`source: CUST$BAL`).
+ */
+export function columnComment(c: Pick<TargetColumn, 'description' | 'source'>): string | undefined {
+  const source = c.source !== undefined ? `source: ${c.source}` : undefined;
+  if (c.description && source) return `${c.description} (${source})`;
+  return c.description || source;
+}
+
 /** CREATE TABLE (+ lineage index and column comments for PostgreSQL), one statement per entry. */
 export function createTableSql(
   dialect: Dialect,
@@ -140,8 +150,8 @@ export function createTableSql(
   ];
   if (dialect === 'postgres') {
     for (const c of columns) {
-      if (c.description)
-        out.push(`COMMENT ON COLUMN ${qt}.${quoteIdent(c.name)} IS ${quoteLiteral(c.description)}`);
+      const comment = columnComment(c);
+      if (comment) out.push(`COMMENT ON COLUMN ${qt}.${quoteIdent(c.name)} IS ${quoteLiteral(comment)}`);
     }
     for (const l of LINEAGE_COLUMNS) {
       out.push(`COMMENT ON COLUMN ${qt}.${quoteIdent(l.name)} IS ${quoteLiteral(l.description)}`);

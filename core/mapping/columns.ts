@@ -21,6 +21,7 @@
  * A column is nullable when it is not `required` or its type includes `"null"`.
  */
 import type { ColumnType, TargetColumn } from '../contracts.js';
+import { snakeCase } from './identifiers.js';
 import { pointerJoin } from './invalid.js';
 
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -173,8 +174,6 @@ export function columnSpec(
   };
 }
 
-const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-
 /** Properties of an object schema as column specs (top-level columns or nested object properties). */
 export function propertyColumns(
   schema: JsonSchema,
@@ -200,10 +199,13 @@ export function propertyColumns(
   }
   return Object.entries(properties).map(([name, prop]) => {
     const at = pointerJoin(pointer, 'properties', name);
-    if (topLevel && !COLUMN_NAME.test(name)) {
+    // other names (legacy `CUST$BAL`, `ACCT#`, …) become safe column names (identifiers.ts); a dot would
+    // make the rule key a nested path
+    if (topLevel && (name.trim() === '' || name.includes('.'))) {
       invalid(
         at,
-        `column name ${JSON.stringify(name)} must be a plain SQL identifier (letters, digits, _; at most 63)`,
+        `column name ${JSON.stringify(name)} cannot be blank or contain "." (rule keys use it for nested fields)` +
+          (name.trim() === '' ? '' : ` (did you mean "${snakeCase(name)}"?)`),
       );
     }
     if (!isObject(prop)) invalid(at, 'a property schema must be an object');

@@ -4,7 +4,7 @@
  * Pure functions of a loaded mapping.
  */
 import type { TargetColumn } from '../contracts.js';
-import { LINEAGE_COLUMNS, pgType } from '../ddl.js';
+import { LINEAGE_COLUMNS, columnComment, pgType } from '../ddl.js';
 import { isObject, schemaTypes, type JsonSchema } from './columns.js';
 import { displayPath } from './invalid.js';
 import type { LoadedMapping } from './load-mapping.js';
@@ -126,9 +126,10 @@ function representation(c: TargetColumn): string {
   }
 }
 
-function propertySchema(m: LoadedMapping, name: string): JsonSchema {
+/** The target property schema of a column (found by its property name, which a safe name may differ from). */
+function propertySchema(m: LoadedMapping, c: TargetColumn): JsonSchema {
   const props = m.document.target.schema.properties;
-  const prop = isObject(props) ? props[name] : undefined;
+  const prop = isObject(props) ? props[c.source ?? c.name] : undefined;
   return isObject(prop) ? prop : {};
 }
 
@@ -144,9 +145,9 @@ export function typescriptTypes(m: LoadedMapping): string {
   );
   const members = m.columns
     .map((c) => {
-      const lines = [c.description ?? '', representation(c)].filter((l) => l !== '');
+      const lines = [columnComment(c) ?? '', representation(c)].filter((l) => l !== '');
       const keyNote = m.key.includes(c.name) ? ['Key column.'] : [];
-      return `${docComment([...lines, ...keyNote], '  ')}  ${propertyName(c.name)}: ${columnTsType(c, propertySchema(m, c.name))};\n`;
+      return `${docComment([...lines, ...keyNote], '  ')}  ${propertyName(c.name)}: ${columnTsType(c, propertySchema(m, c))};\n`;
     })
     .join('');
   const lineage = LINEAGE_COLUMNS.map(
@@ -196,13 +197,13 @@ export function dbtSources(m: LoadedMapping, table: string, schema?: string): st
   ];
   for (const c of m.columns) {
     out.push(`          - name: ${yamlString(c.name)}`);
-    const description = [c.description ?? '', representation(c)].filter((l) => l !== '').join(' ');
+    const description = [columnComment(c) ?? '', representation(c)].filter((l) => l !== '').join(' ');
     if (description !== '') out.push(`            description: ${yamlString(description)}`);
     out.push(`            data_type: ${yamlString(pgType(c))}`);
     const tests: string[] = [];
     if (!c.nullable) tests.push('              - not_null');
     if (m.key.length === 1 && m.key[0] === c.name) tests.push('              - unique');
-    const schemaOf = propertySchema(m, c.name);
+    const schemaOf = propertySchema(m, c);
     if (c.type === 'text' && Array.isArray(schemaOf.enum)) {
       const values = schemaOf.enum.filter((v): v is string => typeof v === 'string');
       tests.push(

@@ -11,7 +11,9 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { CompiledMapping, TargetColumn } from '../contracts.js';
 import { NightjarError } from '../errors.js';
 import { isObject, propertyColumns, type ColumnSpec, type JsonSchema } from './columns.js';
+import { LINEAGE_COLUMNS } from '../ddl.js';
 import { compileRowFunction } from './compile.js';
+import { columnNames } from './identifiers.js';
 import type { MappingDocument } from './document.js';
 import { didYouMean, displayPath, mappingInvalid } from './invalid.js';
 import { bestError, createAjv, describeAjvError, errorPointer } from './json-schema.js';
@@ -160,15 +162,22 @@ export function compileMapping(document: unknown, file: string): LoadedMapping {
     },
   });
 
-  const publicColumns: TargetColumn[] = columns.map((c) =>
+  // the mapping speaks of its properties; stores see their safe column names (identifiers.ts)
+  const sqlNames = columnNames(
+    columns.map((c) => c.name),
+    LINEAGE_COLUMNS.map((l) => l.name),
+  );
+  const sqlName = new Map(columns.map((c, i) => [c.name, sqlNames[i] ?? c.name]));
+  const publicColumns: TargetColumn[] = columns.map((c, i) =>
     Object.freeze({
-      name: c.name,
+      name: sqlNames[i] ?? c.name,
       type: c.type,
       nullable: c.nullable,
       ...(c.precision !== undefined ? { precision: c.precision } : {}),
       ...(c.scale !== undefined ? { scale: c.scale } : {}),
       ...(c.length !== undefined ? { length: c.length } : {}),
       ...(c.description !== undefined ? { description: c.description } : {}),
+      ...(sqlNames[i] !== c.name ? { source: c.name } : {}),
     }),
   );
   return Object.freeze({
@@ -177,11 +186,13 @@ export function compileMapping(document: unknown, file: string): LoadedMapping {
     ...(doc.description !== undefined ? { description: doc.description } : {}),
     sourceFields: Object.freeze([...doc.source.fields]),
     columns: Object.freeze(publicColumns),
-    key: Object.freeze([...key]),
+    key: Object.freeze(key.map((k) => sqlName.get(k) ?? k)),
     map: row.map,
     file: absolute,
     document: deepFreeze(structuredClone(doc)),
-    lineage: Object.freeze(row.lineage),
+    lineage: Object.freeze(
+      Object.fromEntries(Object.entries(row.lineage).map(([k, v]) => [sqlName.get(k) ?? k, v])),
+    ),
   });
 }
 
