@@ -82,24 +82,7 @@ export function redactRedis(url: string): string {
   return url.replace(/\/\/([^@/]*):([^@/]*)@/, '//$1:***@');
 }
 
-/** Prints rows as an aligned text table. */
-export function table(rows: readonly Record<string, unknown>[], columns?: readonly string[]): string {
-  if (rows.length === 0) return '(no rows)';
-  const cols = columns ?? Object.keys(rows[0]!);
-  const cell = (v: unknown): string =>
-    v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
-  const widths = cols.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
-  const fmt = (vals: string[]): string =>
-    vals
-      .map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [
-    fmt([...cols]),
-    fmt(widths.map((w) => '-'.repeat(w))),
-    ...rows.map((r) => fmt(cols.map((c) => cell(r[c])))),
-  ].join('\n');
-}
+export { table } from './output.js';
 
 /** Who is asking, for the ledger's audit trail: `$NIGHTJAR_ACTOR`, else the OS user. */
 export function actor(env: NodeJS.ProcessEnv = process.env): string {
