@@ -1,12 +1,12 @@
 /** What every command shares: where the jobs are, the logger, Redis, output helpers. */
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { listJobFiles, loadJob, type JobDefinition } from '../core/config/load-job.js';
 import { NightjarError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import type { AppContext } from '../app/context.js';
-import { queueSettings, redisConnection } from '../workers/queue.js';
+import { redactRedisUrl } from '../core/config/redis-url.js';
+import { queueSettings, redisConnection, type RedisClient } from '../workers/queue.js';
 
 export interface GlobalOptions {
   jobs: string;
@@ -45,10 +45,10 @@ export async function loadAllJobs(dir: string): Promise<JobDefinition[]> {
 
 /** One PING with no retries: the error if Redis does not answer at `url`, else undefined. */
 export async function pingRedis(url: string, timeoutMs = 3000): Promise<Error | undefined> {
-  const probe = new Redis(url, {
+  const probe = redisConnection(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
+    noReconnect: true,
     connectTimeout: timeoutMs,
   });
   probe.on('error', () => {});
@@ -66,7 +66,7 @@ export async function pingRedis(url: string, timeoutMs = 3000): Promise<Error | 
 /** Connects to Redis or explains exactly what is wrong. */
 export async function connectRedis(
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ redis: Redis; prefix: string; url: string }> {
+): Promise<{ redis: RedisClient; prefix: string; url: string }> {
   const { redisUrl, prefix } = queueSettings(env);
   const err = await pingRedis(redisUrl);
   if (err) {
@@ -78,9 +78,7 @@ export async function connectRedis(
   return { redis: redisConnection(redisUrl), prefix, url: redisUrl };
 }
 
-export function redactRedis(url: string): string {
-  return url.replace(/\/\/([^@/]*):([^@/]*)@/, '//$1:***@');
-}
+export const redactRedis = redactRedisUrl;
 
 export { table } from './output.js';
 
@@ -100,7 +98,7 @@ export async function openApp(
   const { redis, prefix } =
     opts.redis === false
       ? {
-          redis: new Redis(queueSettings().redisUrl, { lazyConnect: true, maxRetriesPerRequest: null }),
+          redis: redisConnection(queueSettings().redisUrl, { lazyConnect: true }),
           prefix: queueSettings().prefix,
         }
       : await connectRedis();
