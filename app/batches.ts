@@ -32,6 +32,8 @@ export interface BatchOutcome {
   rowsRejected: number;
   rowsFiltered: number;
   error?: string;
+  /** The error's code (`core/errors.ts`), when the ledger recorded one. */
+  errorCode?: string;
   duplicateOf?: string;
   /** Nothing was loaded now: the batch had been published before (the counts are from then). */
   alreadyPublished?: boolean;
@@ -203,20 +205,30 @@ function outcomeOf(
     rowsRejected: rec?.rowsRejected ?? summary?.rowsRejected ?? 0,
     rowsFiltered: rec?.rowsFiltered ?? summary?.rowsFiltered ?? 0,
     ...(error || rec?.error ? { error: rec?.error ?? error } : {}),
+    ...(rec?.errorCode ? { errorCode: rec.errorCode } : {}),
     ...(summary?.duplicateOf ? { duplicateOf: summary.duplicateOf } : {}),
     ...(summary?.alreadyPublished ? { alreadyPublished: true } : {}),
   };
 }
 
+/** A batch as listed across stores: its ledger record and the store it is in (redacted URL). */
+export type ListedBatch = BatchRecord & { readonly store: string };
+
 /** Batches from every store, newest first. */
 export async function listBatches(
   ctx: AppContext,
   filter: { job?: string; limit?: number } = {},
-): Promise<{ batches: BatchRecord[]; skipped: readonly SkippedJob[] }> {
+): Promise<{ batches: ListedBatch[]; skipped: readonly SkippedJob[] }> {
   const limit = filter.limit ?? 50;
   const { stores, skipped } = await ledgersOf(ctx);
   const all = (
-    await Promise.all(stores.map((s) => s.ledger.list({ ...(filter.job ? { job: filter.job } : {}), limit })))
+    await Promise.all(
+      stores.map(async (s) =>
+        (await s.ledger.list({ ...(filter.job ? { job: filter.job } : {}), limit })).map(
+          (b): ListedBatch => ({ ...b, store: s.url }),
+        ),
+      ),
+    )
   ).flat();
   return {
     batches: all.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, limit),

@@ -4,7 +4,6 @@
  * a clock. Nothing here is a module-level singleton.
  */
 import type { FlowProducer, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { NightjarError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -16,12 +15,13 @@ import {
   createRunQueue,
   type BatchJobData,
   type DeadLetterData,
+  type RedisClient,
   type RunJobData,
 } from '../workers/queue.js';
 
 export interface AppContext {
   /** A BullMQ-ready connection (`maxRetriesPerRequest: null`); the caller owns and closes it. */
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   /** BullMQ key prefix. */
   readonly prefix: string;
   /** Every job this caller knows (loaded and validated). */

@@ -2,6 +2,7 @@
  * The ledgers of every target store the jobs write to, and look-ups across them: a batch or a run is
  * found in whichever store its job loads into.
  */
+import { redactUrl } from '../core/config/env.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { BatchRecord, Ledger } from '../core/contracts.js';
 import type { RunRecord } from '../core/ledger/runs.ledger.js';
@@ -14,8 +15,8 @@ export interface SkippedJob {
 }
 
 export interface Ledgers {
-  /** One entry per distinct store, with the jobs that write there. */
-  readonly stores: readonly { ledger: Ledger; jobs: readonly JobDefinition[] }[];
+  /** One entry per distinct store (`url`: redacted, safe to print), with the jobs that write there. */
+  readonly stores: readonly { ledger: Ledger; url: string; jobs: readonly JobDefinition[] }[];
   readonly skipped: readonly SkippedJob[];
 }
 
@@ -23,14 +24,14 @@ export async function ledgersOf(
   ctx: AppContext,
   jobs: readonly JobDefinition[] = ctx.jobs,
 ): Promise<Ledgers> {
-  const byUrl = new Map<string, { ledger: Ledger; jobs: JobDefinition[] }>();
+  const byUrl = new Map<string, { ledger: Ledger; url: string; jobs: JobDefinition[] }>();
   const skipped: SkippedJob[] = [];
   for (const j of jobs) {
     try {
       const url = await ctx.sinks.absoluteUrl(j);
       const known = byUrl.get(url);
       if (known) known.jobs.push(j);
-      else byUrl.set(url, { ledger: (await ctx.sinks.get(j)).ledger, jobs: [j] });
+      else byUrl.set(url, { ledger: (await ctx.sinks.get(j)).ledger, url: redactUrl(url), jobs: [j] });
     } catch (err) {
       skipped.push({ job: j.name, reason: (err as Error).message });
     }

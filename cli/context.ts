@@ -1,12 +1,12 @@
 /** What every command shares: where the jobs are, the logger, Redis, output helpers. */
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { listJobFiles, loadJob, type JobDefinition } from '../core/config/load-job.js';
 import { NightjarError } from '../core/errors.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import type { AppContext } from '../app/context.js';
-import { queueSettings, redisConnection } from '../workers/queue.js';
+import { redactRedisUrl } from '../core/config/redis-url.js';
+import { queueSettings, redisConnection, type RedisClient } from '../workers/queue.js';
 
 export interface GlobalOptions {
   jobs: string;
@@ -45,10 +45,10 @@ export async function loadAllJobs(dir: string): Promise<JobDefinition[]> {
 
 /** One PING with no retries: the error if Redis does not answer at `url`, else undefined. */
 export async function pingRedis(url: string, timeoutMs = 3000): Promise<Error | undefined> {
-  const probe = new Redis(url, {
+  const probe = redisConnection(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
+    noReconnect: true,
     connectTimeout: timeoutMs,
   });
   probe.on('error', () => {});
@@ -66,7 +66,7 @@ export async function pingRedis(url: string, timeoutMs = 3000): Promise<Error | 
 /** Connects to Redis or explains exactly what is wrong. */
 export async function connectRedis(
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ redis: Redis; prefix: string; url: string }> {
+): Promise<{ redis: RedisClient; prefix: string; url: string }> {
   const { redisUrl, prefix } = queueSettings(env);
   const err = await pingRedis(redisUrl);
   if (err) {
@@ -78,28 +78,9 @@ export async function connectRedis(
   return { redis: redisConnection(redisUrl), prefix, url: redisUrl };
 }
 
-export function redactRedis(url: string): string {
-  return url.replace(/\/\/([^@/]*):([^@/]*)@/, '//$1:***@');
-}
+export const redactRedis = redactRedisUrl;
 
-/** Prints rows as an aligned text table. */
-export function table(rows: readonly Record<string, unknown>[], columns?: readonly string[]): string {
-  if (rows.length === 0) return '(no rows)';
-  const cols = columns ?? Object.keys(rows[0]!);
-  const cell = (v: unknown): string =>
-    v === null || v === undefined ? '' : v instanceof Date ? v.toISOString() : String(v);
-  const widths = cols.map((c) => Math.min(60, Math.max(c.length, ...rows.map((r) => cell(r[c]).length))));
-  const fmt = (vals: string[]): string =>
-    vals
-      .map((v, i) => (v.length > widths[i]! ? `${v.slice(0, widths[i]! - 1)}…` : v.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [
-    fmt([...cols]),
-    fmt(widths.map((w) => '-'.repeat(w))),
-    ...rows.map((r) => fmt(cols.map((c) => cell(r[c])))),
-  ].join('\n');
-}
+export { table } from './output.js';
 
 /** Who is asking, for the ledger's audit trail: `$NIGHTJAR_ACTOR`, else the OS user. */
 export function actor(env: NodeJS.ProcessEnv = process.env): string {
@@ -117,7 +98,7 @@ export async function openApp(
   const { redis, prefix } =
     opts.redis === false
       ? {
-          redis: new Redis(queueSettings().redisUrl, { lazyConnect: true, maxRetriesPerRequest: null }),
+          redis: redisConnection(queueSettings().redisUrl, { lazyConnect: true }),
           prefix: queueSettings().prefix,
         }
       : await connectRedis();

@@ -10,11 +10,15 @@ import { registerRunCommand } from './commands/run.js';
 import { registerScheduleCommand } from './commands/schedule.js';
 import { registerValidateCommand } from './commands/validate.js';
 import { registerWorkerCommand } from './commands/worker.js';
+import { packageVersion, quietOnClosedStdout } from './output.js';
+
+quietOnClosedStdout();
 
 const program = new Command()
   .name('nightjar')
   .description('Batch ETL for legacy flat files and database extracts: validate, map, load, audit.')
   .option('--jobs <dir>', 'folder with job files', process.env.NIGHTJAR_JOBS_DIR ?? 'jobs')
+  .version(packageVersion(), '-V, --version', 'print the nightjar version')
   .showHelpAfterError();
 
 registerRunCommand(program);

@@ -56,6 +56,49 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /**
+ * What an operator does about a batch that failed with this code:
+ * - `rerun`: nothing to fix; running it again can succeed (transient trouble, an unexpected error).
+ * - `fix-setup`: a job, mapping, connection or target table is wrong; fix it, then re-run the batch.
+ * - `fix-input`: the file itself is bad; re-running it fails the same way. Have a corrected file
+ *   delivered (it is a new batch).
+ * - `none`: nothing is wrong with the batch (another attempt or batch did the work).
+ */
+export type Remedy = 'rerun' | 'fix-setup' | 'fix-input' | 'none';
+
+export const REMEDIES = {
+  CONFIG_INVALID: 'fix-setup',
+  MAPPING_INVALID: 'fix-setup',
+  CONNECTOR_UNKNOWN: 'fix-setup',
+  ENV_MISSING: 'fix-setup',
+  INPUT_NOT_FOUND: 'fix-input',
+  INPUT_UNSAFE: 'fix-input',
+  INPUT_UNREADABLE: 'fix-input',
+  INPUT_CHANGED: 'rerun',
+  INPUT_TOO_LARGE: 'fix-input',
+  INPUT_CONFLICT: 'fix-input',
+  HEADER_INVALID: 'fix-input',
+  TRAILER_MISMATCH: 'fix-input',
+  REJECT_LIMIT_EXCEEDED: 'fix-input',
+  SCHEMA_MISMATCH: 'fix-setup',
+  TARGET_REJECTED: 'fix-setup',
+  TARGET_UNAVAILABLE: 'rerun',
+  TARGET_BUSY: 'rerun',
+  SOURCE_UNAVAILABLE: 'rerun',
+  SOURCE_HOST_KEY_REFUSED: 'fix-setup',
+  SOURCE_AUTH_FAILED: 'fix-setup',
+  INTERRUPTED: 'rerun',
+  OWNERSHIP_LOST: 'none',
+  DUPLICATE_CONTENT: 'none',
+  JOB_UNKNOWN: 'fix-setup',
+  INTERNAL: 'rerun',
+} as const satisfies Record<ErrorCode, Remedy>;
+
+/** The remedy for an error code as stored (ledger, dead letter); an unknown or missing code: `rerun`. */
+export function remedyOf(code: string | null | undefined): Remedy {
+  return code && Object.hasOwn(REMEDIES, code) ? REMEDIES[code as ErrorCode] : 'rerun';
+}
+
+/**
  * Most characters of any error text nightjar stores or sends anywhere (ledger `error`, reject reasons,
  * Redis job data and failure reasons, dead letters, log lines). Texts that embed input (a driver
  * echoing a value, a parser quoting a line) could otherwise carry megabytes into each of them.

@@ -4,19 +4,18 @@
  * queue with their reason.
  */
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { classify, errorText } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
 import type { Logger } from '../core/logger.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
-import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData } from './queue.js';
+import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData, type RedisClient } from './queue.js';
 
 export interface BatchWorkerOptions {
   readonly jobs: readonly JobDefinition[];
   /** The worker opens its own duplicates of this connection and closes them; the caller keeps this one. */
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   readonly prefix: string;
   readonly logger: Logger;
   /** Batches processed at once by this process. @defaultValue 1 */

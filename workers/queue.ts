@@ -4,10 +4,11 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { FlowProducer, Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { ExtractWindow, InputRef } from '../core/contracts.js';
 import { NightjarError } from '../core/errors.js';
+import { parseRedisUrl } from '../core/config/redis-url.js';
 import { readSettings } from '../core/config/settings.js';
 
 export const BATCH_QUEUE = 'nightjar-batches';
@@ -74,20 +75,90 @@ export interface DeadLetterData extends BatchJobData {
 }
 
 export interface QueueSettings {
-  /** Redis URL. @defaultValue `$REDIS_URL` or `redis://127.0.0.1:6379` */
+  /** Redis URL (see `core/config/redis-url.ts` for the forms). @defaultValue `$REDIS_URL` or `redis://127.0.0.1:6379` */
   readonly redisUrl: string;
-  /** BullMQ key prefix, to keep environments apart on one Redis. @defaultValue `$NIGHTJAR_QUEUE_PREFIX` or `nightjar` */
+  /**
+   * BullMQ key prefix, to keep environments apart on one Redis. In a cluster it is hash-tagged
+   * (`{nightjar}`) so that every key of a queue lands in one slot, as BullMQ's multi-key scripts need.
+   * @defaultValue `$NIGHTJAR_QUEUE_PREFIX` or `nightjar`
+   */
   readonly prefix: string;
 }
 
 export function queueSettings(env: NodeJS.ProcessEnv = process.env): QueueSettings {
   const s = readSettings(env);
-  return { redisUrl: s.REDIS_URL, prefix: s.NIGHTJAR_QUEUE_PREFIX };
+  const cluster = parseRedisUrl(s.REDIS_URL).kind === 'cluster';
+  return {
+    redisUrl: s.REDIS_URL,
+    prefix: cluster ? `{${s.NIGHTJAR_QUEUE_PREFIX}}` : s.NIGHTJAR_QUEUE_PREFIX,
+  };
 }
 
-/** A Redis connection as BullMQ wants it (no per-request retry limit: workers block on Redis). */
-export function redisConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false });
+/** A connection to one server, a Sentinel-managed primary, or a cluster. */
+export type RedisClient = Redis | Cluster;
+
+/** Options a caller may change (a probe: no retries, a short timeout, connect on demand). */
+export interface RedisConnectionOverrides {
+  /** @defaultValue false */
+  readonly lazyConnect?: boolean;
+  /** @defaultValue null (BullMQ workers block on Redis) */
+  readonly maxRetriesPerRequest?: number | null;
+  /** Give up at once when the (first) connection fails. @defaultValue false: reconnect forever */
+  readonly noReconnect?: boolean;
+  readonly connectTimeout?: number;
+}
+
+/**
+ * The one place nightjar connects to Redis: a `Redis` for a server or a Sentinel-managed primary, a
+ * `Cluster` for a cluster, from any `REDIS_URL` form. BullMQ-ready by default (no per-request retry
+ * limit: workers block on Redis).
+ */
+export function redisConnection(url: string, overrides: RedisConnectionOverrides = {}): RedisClient {
+  const target = parseRedisUrl(url);
+  const common = {
+    maxRetriesPerRequest:
+      overrides.maxRetriesPerRequest === undefined ? null : overrides.maxRetriesPerRequest,
+    ...(overrides.connectTimeout ? { connectTimeout: overrides.connectTimeout } : {}),
+  };
+  const lazyConnect = overrides.lazyConnect ?? false;
+  const auth = {
+    ...(target.username ? { username: target.username } : {}),
+    ...(target.password ? { password: target.password } : {}),
+    ...(target.tls ? { tls: {} } : {}),
+  };
+  switch (target.kind) {
+    case 'single':
+      return new Redis(url, {
+        ...common,
+        enableReadyCheck: true,
+        lazyConnect,
+        ...(overrides.noReconnect ? { retryStrategy: () => null } : {}),
+      });
+    case 'sentinel':
+      return new Redis({
+        ...common,
+        ...auth,
+        sentinels: target.sentinels.map((h) => ({ host: h.host, port: h.port })),
+        name: target.name,
+        db: target.db,
+        ...(target.sentinelUsername ? { sentinelUsername: target.sentinelUsername } : {}),
+        ...(target.sentinelPassword ? { sentinelPassword: target.sentinelPassword } : {}),
+        ...(target.tls ? { enableTLSForSentinelMode: true } : {}),
+        enableReadyCheck: true,
+        lazyConnect,
+        ...(overrides.noReconnect ? { sentinelRetryStrategy: () => null, retryStrategy: () => null } : {}),
+      });
+    case 'cluster':
+      return new Cluster(
+        target.nodes.map((h) => ({ host: h.host, port: h.port })),
+        {
+          redisOptions: { ...common, ...auth },
+          enableReadyCheck: true,
+          lazyConnect,
+          ...(overrides.noReconnect ? { clusterRetryStrategy: () => null } : {}),
+        },
+      );
+  }
 }
 
 /**

@@ -9,7 +9,6 @@
  *   the run's status and counts to `nightjar_runs`.
  */
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { Ledger } from '../core/contracts.js';
 import type { RunStatus } from '../core/ledger/runs.ledger.js';
@@ -27,12 +26,13 @@ import {
   runJobId,
   type BatchJobData,
   type RunJobData,
+  type RedisClient,
 } from './queue.js';
 
 export interface RunWorkerOptions {
   readonly jobs: readonly JobDefinition[];
   /** The worker opens its own duplicate of this connection; the caller keeps this one. */
-  readonly connection: Redis;
+  readonly connection: RedisClient;
   readonly prefix: string;
   readonly logger: Logger;
   /** How often a run waiting for its input looks again (and a `finish` waits for batches another run queued). @defaultValue 30000 */

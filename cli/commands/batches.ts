@@ -4,7 +4,16 @@ import { rejectReason } from '../../core/ledger/knex.ledger.js';
 import { listBatches, listRejects, rerunBatch, waitForBatches } from '../../app/batches.js';
 import type { SkippedJob } from '../../app/ledgers.js';
 import { actor, jobsDir, loadAllJobs, openApp, table, type GlobalOptions } from '../context.js';
+import { tableLines, writeLines } from '../output.js';
 import { describeOutcome } from './run.js';
+
+/** Raw lines are evidence, not the message: cut in the table (in full with --wide or --json). */
+const RAW_WIDTH = 40;
+
+/** Reasons are wrapped, never cut, to fit the terminal next to the line number and the raw line. */
+function reasonWidth(columns = process.stdout.columns ?? 120): number {
+  return Math.max(40, columns - RAW_WIDTH - 12);
+}
 
 export function printSkipped(skipped: readonly SkippedJob[]): void {
   for (const s of skipped) process.stderr.write(`note: skipping job ${s.job}: ${s.reason}\n`);
@@ -43,6 +52,7 @@ export function registerBatchCommands(program: Command): void {
               attempts: r.attempts,
               file: r.sourceName,
               finished: r.finishedAt,
+              store: r.store,
               error: r.error,
             })),
           )}\n`,
@@ -57,16 +67,20 @@ export function registerBatchCommands(program: Command): void {
     .description('show the rejected records of a batch with their line numbers and reasons')
     .argument('<batchId>')
     .option('--limit <n>', 'at most this many', (v) => Number.parseInt(v, 10), 100)
-    .option('--json', 'print JSON', false)
-    .action(async (batchId: string, opts: { limit: number; json: boolean }, cmd: Command) => {
+    .option('--json', 'print JSON (reasons, errors and raw lines in full)', false)
+    .option('--wide', 'one line per reject with the full reason and raw line (no wrapping)', false)
+    .action(async (batchId: string, opts: { limit: number; json: boolean; wide: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
       const { ctx, close } = await openApp(jobs, { redis: false, readOnly: true });
       try {
         const rejects = await listRejects(ctx, batchId, opts.limit);
         if (opts.json) process.stdout.write(`${JSON.stringify(rejects, null, 2)}\n`);
         else {
-          process.stdout.write(
-            `${table(rejects.map((r) => ({ line: r.line, reason: rejectReason(r), raw: r.raw })))}\n`,
+          await writeLines(
+            tableLines(
+              rejects.map((r) => ({ line: r.line, reason: rejectReason(r), raw: r.raw })),
+              { wide: opts.wide, wrap: ['reason'], maxWidth: RAW_WIDTH, wrapWidth: reasonWidth() },
+            ),
           );
         }
       } finally {

@@ -1,6 +1,7 @@
 /** `nightjar run <job>`: enqueue one batch per ready input (or `--file`), optionally wait for the outcome. */
 import type { Command } from 'commander';
 import { findJob } from '../../core/config/load-job.js';
+import { remedyOf } from '../../core/errors.js';
 import { enqueueJob, waitForBatches, type BatchOutcome } from '../../app/batches.js';
 import { withQueues } from '../../app/context.js';
 import { createBatchWorker } from '../../workers/batch.worker.js';
@@ -16,8 +17,25 @@ export function describeOutcome(o: BatchOutcome): string {
         : `✔ ${o.input}: published batch ${o.batchId} — ${counts}`;
     case 'skipped':
       return `↷ ${o.input}: skipped batch ${o.batchId} — ${o.error ?? 'already loaded'}`;
+    case 'queued':
+      return `… ${o.input}: batch ${o.batchId} is still queued — watch it with: npx nightjar batches --job <job>`;
     default:
-      return `✘ ${o.input}: batch ${o.batchId} ${o.status} — ${o.error ?? 'unknown error'}\n  re-run it with: npx nightjar rerun ${o.batchId}`;
+      return `✘ ${o.input}: batch ${o.batchId} ${o.status} — ${o.errorCode ? `${o.errorCode}: ` : ''}${o.error ?? 'unknown error'}\n  ${nextStep(o.batchId, o.errorCode)}`;
+  }
+}
+
+/** What the operator does next about a failed batch: a re-run only where one can help. */
+export function nextStep(batchId: string, errorCode: string | undefined): string {
+  const rerun = `npx nightjar rerun ${batchId}`;
+  switch (remedyOf(errorCode)) {
+    case 'rerun':
+      return `re-run it with: ${rerun}`;
+    case 'fix-setup':
+      return `fix the job, mapping, connection or target table first (npx nightjar validate checks the files), then: ${rerun}`;
+    case 'fix-input':
+      return `the input itself must be fixed — a re-run fails the same way. See the rejected lines with: npx nightjar rejects ${batchId}; have a corrected file delivered (it loads as a new batch)`;
+    case 'none':
+      return 'nothing to do: another attempt or batch has done the work';
   }
 }
 

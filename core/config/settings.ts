@@ -4,15 +4,19 @@
  */
 import { createConfigAjv, formatAjvErrors } from './ajv.js';
 import { NightjarError } from '../errors.js';
+import { parseRedisUrl, redactRedisUrl } from './redis-url.js';
 
 export const settingsSchema = {
   type: 'object',
   properties: {
     REDIS_URL: {
       type: 'string',
-      pattern: '^rediss?://',
+      pattern: '^rediss?(\\+(cluster|sentinel))?://',
       default: 'redis://127.0.0.1:6379',
-      description: 'Redis for the queues.',
+      description:
+        'Redis for the queues: redis://host:6379[/db] (rediss:// for TLS), a cluster ' +
+        '(redis+cluster://host1:7000,host2:7001,…) or a Sentinel-managed primary ' +
+        '(redis+sentinel://host1:26379,…/primaryName[/db]).',
     },
     NIGHTJAR_QUEUE_PREFIX: {
       type: 'string',
@@ -78,6 +82,14 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   if (!validate(input)) {
     const problems = formatAjvErrors('environment', validate.errors).map((p) => p.replace(': /', ': '));
     throw new NightjarError('CONFIG_INVALID', problems.join('\n'), { details: { problems } });
+  }
+  if (input.REDIS_URL !== undefined) {
+    try {
+      parseRedisUrl(input.REDIS_URL);
+    } catch (err) {
+      const problem = `environment: REDIS_URL ${redactRedisUrl(input.REDIS_URL)}: ${(err as Error).message}`;
+      throw new NightjarError('CONFIG_INVALID', problem, { details: { problems: [problem] } });
+    }
   }
   return Object.freeze(input as unknown as Settings);
 }

@@ -4,11 +4,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Reject } from '../../core/contracts.js';
+import { rejectReason } from '../../core/ledger/knex.ledger.js';
 import { REDIS_URL, REPO, copyDemoFile, pgSchema, tempDir, uid, writeJob } from './helpers.js';
 
 interface Result {
@@ -195,6 +197,87 @@ describe('nightjar CLI', () => {
       worker.kill('SIGTERM');
       await once(worker, 'exit');
     }
+  });
+
+  it('--version prints the package version', async () => {
+    const r = await nightjar(['--version']);
+    const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
+  it('query prints 150,000 rows (capped table, --limit 0) and stops quietly when piped into head', async () => {
+    await writeJob(dir, 'customers');
+    const jobs = path.join(dir, 'jobs');
+    const env = { NJ_TEST_WAREHOUSE_URL: pg.url };
+    const sql = "SELECT g AS n, repeat('x', 20) AS pad FROM generate_series(1, 150000) g";
+    const capped = await nightjar(['--jobs', jobs, 'query', 'customers', sql], env);
+    expect(capped.code, capped.stderr).toBe(0);
+    expect(capped.stdout.trimEnd().split('\n')).toHaveLength(1002);
+    expect(capped.stderr).toContain('printed 1000 of 150000 rows; --limit N (0 = all) or --json for more');
+    const all = await nightjar(['--jobs', jobs, 'query', 'customers', sql, '--limit', '0'], env);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout.trimEnd().split('\n')).toHaveLength(150_002);
+    const piped = spawn(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; "${process.execPath}" --import "${TSX}" "${CLI}" --jobs "${jobs}" query customers "${sql}" --json | head -n 3`,
+      ],
+      {
+        env: { ...process.env, NIGHTJAR_LOG_LEVEL: 'warn', REDIS_URL, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    let err = '';
+    piped.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    piped.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(piped, 'exit')) as [number | null];
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out.split('\n')[1]).toBe('  {"n":1,"pad":"xxxxxxxxxxxxxxxxxxxx"},');
+  });
+
+  it('rejects shows whole reasons (wrapped; --wide on one line); batches names the store, redacted', async () => {
+    await writeJob(dir, 'customers');
+    await copyDemoFile(dir);
+    const url = pg.url.replace('postgres://postgres@', 'postgres://postgres:hunter2@');
+    const env = { NJ_TEST_WAREHOUSE_URL: url, NIGHTJAR_QUEUE_PREFIX: prefix };
+    const jobs = path.join(dir, 'jobs');
+    const run = await nightjar(['--jobs', jobs, 'run', 'customers', '--with-worker', '--json'], env);
+    expect(run.code, run.stderr).toBe(0);
+    const { batchId } = JSON.parse(run.stdout.trim()) as { batchId: string };
+
+    const json = await nightjar(['--jobs', jobs, 'rejects', batchId, '--json'], env);
+    const reasons = (JSON.parse(json.stdout) as Reject[]).map((r) => rejectReason(r));
+    expect(reasons).toHaveLength(3);
+    expect(Math.max(...reasons.map((r) => r.length))).toBeGreaterThan(60);
+    const squeeze = (t: string): string => t.replace(/\s+/g, '');
+    const table = await nightjar(['--jobs', jobs, 'rejects', batchId], env);
+    expect(table.code, table.stderr).toBe(0);
+    const [header = '', , ...body] = table.stdout.trimEnd().split('\n');
+    const [from, to] = [header.indexOf('reason'), header.indexOf('raw')];
+    const shown: string[] = [];
+    for (const l of body) {
+      if (l.slice(0, from).trim() !== '') shown.push('');
+      shown[shown.length - 1] += l.slice(from, to);
+    }
+    expect(shown.map(squeeze)).toEqual(reasons.map(squeeze));
+    expect(Math.max(...table.stdout.split('\n').map((l) => l.length))).toBeLessThanOrEqual(120);
+    const wide = await nightjar(['--jobs', jobs, 'rejects', batchId, '--wide'], env);
+    expect(wide.stdout.trimEnd().split('\n')).toHaveLength(5);
+    for (const r of reasons) expect(wide.stdout).toContain(r);
+
+    const batches = await nightjar(['--jobs', jobs, 'batches'], env);
+    expect(batches.code, batches.stderr).toBe(0);
+    expect(batches.stdout).toMatch(/\bstore\b/);
+    expect(batches.stdout).toContain('postgres://postgres:***@127.0.0.1:5432/test');
+    expect(batches.stdout + batches.stderr).not.toContain('hunter2');
+    const listed = JSON.parse((await nightjar(['--jobs', jobs, 'batches', '--json'], env)).stdout) as {
+      store: string;
+    }[];
+    expect(listed[0]!.store).toMatch(/^postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:5432\/test\?/);
   });
 
   it('the demo starts a private redis-server when nothing answers at REDIS_URL', async () => {
