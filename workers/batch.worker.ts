@@ -11,6 +11,7 @@ import type { Logger } from '../core/logger.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
+import { batchBoard } from './batch-board.js';
 import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData } from './queue.js';
 
 export interface BatchWorkerOptions {
@@ -86,22 +87,19 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();
     running.set(job.id ?? data.batchId, abort);
-    let lastProgress = 0;
+    const board = batchBoard(job);
     try {
       return await runBatch(rt, data, {
         attempt,
         final,
         signal: abort.signal,
         logger,
-        onProgress: (counts) => {
-          const now = Date.now();
-          if (now - lastProgress < 500) return;
-          lastProgress = now;
-          job.updateProgress({ ...counts }).catch(() => {});
-        },
+        onProgress: board.onProgress,
+        onStage: board.onStage,
       });
     } catch (thrown) {
       const err = classify(thrown);
+      board.log(`attempt ${attempt} failed: ${err.code}`);
       if (err.code === 'OWNERSHIP_LOST' || abort.signal.reason === 'lock-lost') {
         // Another worker owns the batch now; this attempt ends without a trace in the queue or ledger.
         throw new Error(`OWNERSHIP_LOST: ${err.message}`);
@@ -143,6 +141,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       throw new Error(`${err.code}: ${err.message}`);
     } finally {
       running.delete(job.id ?? data.batchId);
+      await board.flush();
     }
   };
 

@@ -41,9 +41,19 @@ export interface BatchAttempt {
   readonly final: boolean;
   readonly signal?: AbortSignal;
   readonly logger: Logger;
-  /** Progress callback, called after each chunk. */
-  readonly onProgress?: (counts: BatchCounts) => void;
+  /**
+   * Progress callback, called after each chunk with the counts so far and the input's bytes read
+   * (compressed bytes for a compressed input) of `bytesTotal` (its listed size).
+   */
+  readonly onProgress?: (counts: BatchCounts, bytes: { bytesRead: number; bytesTotal: number }) => void;
+  /**
+   * Stage callback for an operator's view (a BullMQ job log): `started`, `reconciled`, `published`,
+   * `settled`. Never carries row data or secrets.
+   */
+  readonly onStage?: (stage: BatchStage, detail: Readonly<Record<string, unknown>>) => void;
 }
+
+export type BatchStage = 'started' | 'reconciled' | 'published' | 'settled';
 
 export interface BatchSummary extends BatchCounts {
   readonly batchId: string;
@@ -124,6 +134,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
     // ── extract → decode → parse → validate + map → load, flushing each chunk with backpressure
     const opened = await source.open(req.input, at.signal);
     log.info({ uri: opened.uri, size: opened.size, fence }, 'batch started');
+    at.onStage?.('started', { uri: opened.uri, size: opened.size, attempt: at.attempt });
     const batch = await sink.begin(target);
     let summary: BatchCounts;
     try {
@@ -192,7 +203,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         }
         await batch.flush();
         at.signal?.throwIfAborted();
-        at.onProgress?.({ ...counts });
+        at.onProgress?.({ ...counts }, { bytesRead, bytesTotal: opened.size });
       }
 
       // ── reconcile: the bytes we loaded are all the bytes there were, and every row is accounted for
@@ -213,6 +224,8 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         }
       }
 
+      at.onStage?.('reconciled', { ...counts, bytesRead });
+
       // ── publish: ownership check, rows, rejects, superseded deliveries and ledger in one commit
       summary = await batch.publish({
         counts,
@@ -227,6 +240,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       throw err;
     }
     log.info({ ...summary, sha256: input.sha256 }, 'batch published');
+    at.onStage?.('published', { ...summary });
     await settle('published');
     return { ...summary, ...base(), status: 'published' };
   } catch (thrown) {
@@ -284,6 +298,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
 
   async function settle(outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
     await settleInput(rt, req.input, outcome, log);
+    at.onStage?.('settled', { outcome });
   }
 }
 
