@@ -38,6 +38,19 @@ export interface BatchWorker {
   close(): Promise<void>;
   /** Abandons the running batches now (rolled back, handed back without spending an attempt). */
   abandon(): void;
+  /**
+   * Swaps in new job definitions, compiled and opened as at start. A job whose runtime cannot be
+   * built keeps its old one (refused, with the error); jobs not listed are dropped. Running batches
+   * keep the runtime they started with; a replaced runtime's source closes when its last batch ends.
+   */
+  reload(jobs: readonly JobDefinition[]): Promise<RuntimeReload>;
+}
+
+export interface RuntimeReload {
+  /** The definitions now in effect (a refused job's old one included). */
+  readonly jobs: readonly JobDefinition[];
+  readonly refused: readonly { readonly job: string; readonly file: string; readonly error: string }[];
+  readonly removed: readonly string[];
 }
 
 /** Why a running batch was stopped from outside. */
@@ -59,6 +72,20 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
   const lockMs = options.lockMs ?? readSettings(options.env).NIGHTJAR_LOCK_MS;
   const running = new Map<string, AbortController>();
   const stop = (id: string, reason: StopReason): void => running.get(id)?.abort(reason);
+  // Runtimes in use by running batches, and replaced ones whose source closes when their last batch ends.
+  const inUse = new Map<JobRuntime, number>();
+  const retired = new Set<JobRuntime>();
+  const retire = (rt: JobRuntime): void => {
+    if ((inUse.get(rt) ?? 0) > 0) retired.add(rt);
+    else
+      rt.source.close().catch((err: unknown) => logger.warn({ err, job: rt.job.name }, 'closing a source'));
+  };
+  const release = (rt: JobRuntime): void => {
+    const n = (inUse.get(rt) ?? 1) - 1;
+    if (n > 0) return void inUse.set(rt, n);
+    inUse.delete(rt);
+    if (retired.delete(rt)) retire(rt);
+  };
 
   const processor = async (job: Job<BatchJobData, BatchSummary>, token?: string): Promise<BatchSummary> => {
     const data = job.data;
@@ -83,6 +110,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       throw new UnrecoverableError(`JOB_UNKNOWN: ${message}`);
     }
     const rt = jobRt;
+    inUse.set(rt, (inUse.get(rt) ?? 0) + 1);
     const attempt = job.attemptsMade + 1;
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();
@@ -141,6 +169,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       throw new Error(`${err.code}: ${err.message}`);
     } finally {
       running.delete(job.id ?? data.batchId);
+      release(rt);
       await board.flush();
     }
   };
@@ -166,6 +195,25 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
 
   return {
     worker,
+    async reload(jobs) {
+      const refused: { job: string; file: string; error: string }[] = [];
+      const next = new Map<string, JobRuntime>();
+      for (const job of jobs) {
+        try {
+          next.set(job.name, await createJobRuntime(job, sinks));
+        } catch (err) {
+          const old = runtimes.get(job.name);
+          refused.push({ job: job.name, file: job.file, error: classify(err).message });
+          if (old) next.set(job.name, old);
+        }
+      }
+      const removed = [...runtimes.keys()].filter((name) => !next.has(name));
+      const before = [...runtimes.values()];
+      runtimes.clear();
+      for (const [name, rt] of next) runtimes.set(name, rt);
+      for (const rt of before) if (![...next.values()].includes(rt)) retire(rt);
+      return { jobs: [...next.values()].map((rt) => rt.job), refused, removed };
+    },
     abandon() {
       for (const id of running.keys()) stop(id, 'shutdown');
     },
@@ -181,7 +229,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
         await dead.close();
         connection.disconnect();
         await sinks.close();
-        await Promise.allSettled([...runtimes.values()].map((r) => r.source.close()));
+        await Promise.allSettled([...runtimes.values(), ...retired].map((r) => r.source.close()));
       }
     },
   };
