@@ -108,6 +108,30 @@ describe('worker lifecycle', () => {
     expect(await count()).toBe(400_000);
   });
 
+  it('keeps the lock on a long CPU-heavy batch with a 1 s lock: no lost renewal, no stall, one attempt', async () => {
+    const job = await writeJob(dir, 'customers', {
+      policy: { attempts: 3, backoff: { type: 'fixed', delayMs: 100 } },
+    });
+    await bigFile(300_000);
+    const worker = await h.startWorker([job], { lockMs: 1000 });
+    const trouble: string[] = [];
+    worker.worker.on('lockRenewalFailed', (ids) => trouble.push(`lockRenewalFailed ${ids.join(',')}`));
+    worker.worker.on('stalled', (id) => trouble.push(`stalled ${id}`));
+    worker.worker.on('failed', (j, err) => trouble.push(`failed ${j?.id}: ${err.message}`));
+    const started = Date.now();
+    const [outcome] = await h.run(job);
+    expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 300_000 });
+    expect(Date.now() - started).toBeGreaterThan(2000); // several lock periods long
+    expect(trouble).toEqual([]);
+    const bull = await h.queue.getJob(outcome!.batchId);
+    expect(bull!.attemptsMade).toBe(1); // completed on its first attempt
+    expect(bull!.attemptsStarted).toBe(1);
+    const ledger = await pg.knex.raw<{ rows: { attempts: number }[] }>(
+      'SELECT attempts FROM nightjar_batches',
+    );
+    expect(ledger.rows).toEqual([{ attempts: 1 }]);
+  });
+
   it('never writes the connection secret into logs, queue payloads or results', async () => {
     const secret = 'Sup3rS3cretPw';
     process.env.NJ_TEST_SECRET_URL = pg.url.replace('postgres@', `postgres:${secret}@`);
