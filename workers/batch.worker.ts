@@ -12,6 +12,7 @@ import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
 import { batchBoard } from './batch-board.js';
+import { createSystemGate } from './system-limits.js';
 import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData } from './queue.js';
 
 export interface BatchWorkerOptions {
@@ -69,6 +70,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     throw err;
   }
   const dead = createDeadLetterQueue(connection, prefix);
+  const gate = createSystemGate(connection, prefix);
   const lockMs = options.lockMs ?? readSettings(options.env).NIGHTJAR_LOCK_MS;
   const running = new Map<string, AbortController>();
   const stop = (id: string, reason: StopReason): void => running.get(id)?.abort(reason);
@@ -110,6 +112,22 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       throw new UnrecoverableError(`JOB_UNKNOWN: ${message}`);
     }
     const rt = jobRt;
+    // Per-system limits: over one, the batch waits (delayed, no attempt spent) and asks again.
+    const system = rt.job.system;
+    let releaseSlot: (() => Promise<void>) | undefined;
+    if (system && token) {
+      const holder = job.id ?? data.batchId;
+      const answer = await gate.acquire(system, holder);
+      if (!answer.acquired) {
+        logger.debug(
+          { job: data.job, batchId: data.batchId, system: system.name, retryInMs: answer.retryInMs },
+          'system at its limit; batch waits',
+        );
+        await job.moveToDelayed(Date.now() + answer.retryInMs, token);
+        throw new DelayedError(`system ${system.name} at its limit (waiting ${answer.retryInMs} ms)`);
+      }
+      releaseSlot = gate.hold(system, holder);
+    }
     inUse.set(rt, (inUse.get(rt) ?? 0) + 1);
     const attempt = job.attemptsMade + 1;
     const final = attempt >= (job.opts.attempts ?? 1);
@@ -170,6 +188,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     } finally {
       running.delete(job.id ?? data.batchId);
       release(rt);
+      await releaseSlot?.();
       await board.flush();
     }
   };
