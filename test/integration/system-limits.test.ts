@@ -43,4 +43,23 @@ describe('per-system limits', () => {
     expect(rows[1]!.started_at.getTime()).toBeGreaterThanOrEqual(rows[0]!.finished_at.getTime());
     expect(await h.redis.zcard(`${h.prefix}:{system:crm}:slots`)).toBe(0); // released
   });
+
+  it('a rate limit spaces the starts of one system', async () => {
+    const system = { name: 'crm', rate: { max: 1, durationMs: 1500 } };
+    const job = await writeJob(dir, 'customers', { system, policy: { attempts: 1 } });
+    await csv('a.csv', 10, 1);
+    await csv('b.csv', 10, 100);
+    await h.startWorker([job], { concurrency: 2 });
+    const batches = await enqueueJob(h.app([job]), { job: job.name });
+    const outcomes = await waitForBatches(h.app([job]), job.name, batches);
+    expect(outcomes.map((o) => o.status)).toEqual(['published', 'published']);
+    const starts = (
+      await pg.knex.raw<{ rows: { started_at: Date; attempts: number }[] }>(
+        'SELECT started_at, attempts FROM nightjar_batches ORDER BY started_at',
+      )
+    ).rows;
+    expect(starts.map((r) => r.attempts)).toEqual([1, 1]);
+    // the window is counted by Redis' clock and the ledger by PostgreSQL's: allow a little skew
+    expect(starts[1]!.started_at.getTime() - starts[0]!.started_at.getTime()).toBeGreaterThanOrEqual(1300);
+  });
 });
