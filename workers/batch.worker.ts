@@ -10,6 +10,8 @@ import type { Logger } from '../core/logger.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
+import { batchBoard } from './batch-board.js';
+import { createSystemGate } from './system-limits.js';
 import { BATCH_QUEUE, createDeadLetterQueue, type BatchJobData, type RedisClient } from './queue.js';
 
 export interface BatchWorkerOptions {
@@ -36,6 +38,19 @@ export interface BatchWorker {
   close(): Promise<void>;
   /** Abandons the running batches now (rolled back, handed back without spending an attempt). */
   abandon(): void;
+  /**
+   * Swaps in new job definitions, compiled and opened as at start. A job whose runtime cannot be
+   * built keeps its old one (refused, with the error); jobs not listed are dropped. Running batches
+   * keep the runtime they started with; a replaced runtime's source closes when its last batch ends.
+   */
+  reload(jobs: readonly JobDefinition[]): Promise<RuntimeReload>;
+}
+
+export interface RuntimeReload {
+  /** The definitions now in effect (a refused job's old one included). */
+  readonly jobs: readonly JobDefinition[];
+  readonly refused: readonly { readonly job: string; readonly file: string; readonly error: string }[];
+  readonly removed: readonly string[];
 }
 
 /** Why a running batch was stopped from outside. */
@@ -54,9 +69,23 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     throw err;
   }
   const dead = createDeadLetterQueue(connection, prefix);
+  const gate = createSystemGate(connection, prefix);
   const lockMs = options.lockMs ?? readSettings(options.env).NIGHTJAR_LOCK_MS;
   const running = new Map<string, AbortController>();
   const stop = (id: string, reason: StopReason): void => running.get(id)?.abort(reason);
+  // Runtimes in use by running batches, and replaced ones whose source closes when their last batch ends.
+  const inUse = new Map<JobRuntime, number>();
+  const retired = new Set<JobRuntime>();
+  const retire = (rt: JobRuntime): void => {
+    if ((inUse.get(rt) ?? 0) > 0) retired.add(rt);
+    else rt.input.close().catch((err: unknown) => logger.warn({ err, job: rt.job.name }, 'closing a source'));
+  };
+  const release = (rt: JobRuntime): void => {
+    const n = (inUse.get(rt) ?? 1) - 1;
+    if (n > 0) return void inUse.set(rt, n);
+    inUse.delete(rt);
+    if (retired.delete(rt)) retire(rt);
+  };
 
   const processor = async (job: Job<BatchJobData, BatchSummary>, token?: string): Promise<BatchSummary> => {
     const data = job.data;
@@ -81,26 +110,40 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       throw new UnrecoverableError(`JOB_UNKNOWN: ${message}`);
     }
     const rt = jobRt;
+    // Per-system limits: over one, the batch waits (delayed, no attempt spent) and asks again.
+    const system = rt.job.system;
+    let releaseSlot: (() => Promise<void>) | undefined;
+    if (system && token) {
+      const holder = job.id ?? data.batchId;
+      const answer = await gate.acquire(system, holder);
+      if (!answer.acquired) {
+        logger.debug(
+          { job: data.job, batchId: data.batchId, system: system.name, retryInMs: answer.retryInMs },
+          'system at its limit; batch waits',
+        );
+        await job.moveToDelayed(Date.now() + answer.retryInMs, token);
+        throw new DelayedError(`system ${system.name} at its limit (waiting ${answer.retryInMs} ms)`);
+      }
+      releaseSlot = gate.hold(system, holder);
+    }
+    inUse.set(rt, (inUse.get(rt) ?? 0) + 1);
     const attempt = job.attemptsMade + 1;
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();
     running.set(job.id ?? data.batchId, abort);
-    let lastProgress = 0;
+    const board = batchBoard(job);
     try {
       return await runBatch(rt, data, {
         attempt,
         final,
         signal: abort.signal,
         logger,
-        onProgress: (counts) => {
-          const now = Date.now();
-          if (now - lastProgress < 500) return;
-          lastProgress = now;
-          job.updateProgress({ ...counts }).catch(() => {});
-        },
+        onProgress: board.onProgress,
+        onStage: board.onStage,
       });
     } catch (thrown) {
       const err = classify(thrown);
+      board.log(`attempt ${attempt} failed: ${err.code}`);
       if (err.code === 'OWNERSHIP_LOST' || abort.signal.reason === 'lock-lost') {
         // Another worker owns the batch now; this attempt ends without a trace in the queue or ledger.
         throw new Error(`OWNERSHIP_LOST: ${err.message}`);
@@ -142,6 +185,9 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       throw new Error(`${err.code}: ${err.message}`);
     } finally {
       running.delete(job.id ?? data.batchId);
+      release(rt);
+      await releaseSlot?.();
+      await board.flush();
     }
   };
 
@@ -166,6 +212,25 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
 
   return {
     worker,
+    async reload(jobs) {
+      const refused: { job: string; file: string; error: string }[] = [];
+      const next = new Map<string, JobRuntime>();
+      for (const job of jobs) {
+        try {
+          next.set(job.name, await createJobRuntime(job, sinks));
+        } catch (err) {
+          const old = runtimes.get(job.name);
+          refused.push({ job: job.name, file: job.file, error: classify(err).message });
+          if (old) next.set(job.name, old);
+        }
+      }
+      const removed = [...runtimes.keys()].filter((name) => !next.has(name));
+      const before = [...runtimes.values()];
+      runtimes.clear();
+      for (const [name, rt] of next) runtimes.set(name, rt);
+      for (const rt of before) if (![...next.values()].includes(rt)) retire(rt);
+      return { jobs: [...next.values()].map((rt) => rt.job), refused, removed };
+    },
     abandon() {
       for (const id of running.keys()) stop(id, 'shutdown');
     },
@@ -181,7 +246,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
         await dead.close();
         connection.disconnect();
         await sinks.close();
-        await Promise.allSettled([...runtimes.values()].map((r) => r.input.close()));
+        await Promise.allSettled([...runtimes.values(), ...retired].map((r) => r.input.close()));
       }
     },
   };

@@ -42,6 +42,8 @@ export interface RunWorkerOptions {
 
 export interface RunWorker {
   readonly worker: Worker<RunJobData>;
+  /** Swaps in reloaded job definitions; a run step already under way keeps the one it read. */
+  setJobs(jobs: readonly JobDefinition[]): void;
   close(): Promise<void>;
 }
 
@@ -237,6 +239,10 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
 
   return {
     worker,
+    setJobs(next) {
+      jobs.clear();
+      for (const j of next) jobs.set(j.name, j);
+    },
     async close() {
       try {
         await worker.close();

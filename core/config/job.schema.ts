@@ -121,6 +121,32 @@ export const jobSchema = {
         },
       },
     },
+    system: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name'],
+      description:
+        'The legacy system this job reads from. Batches of every job naming the same system share its limits ' +
+        '(across all workers on one Redis); a batch over a limit waits without spending an attempt.',
+      properties: {
+        name: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,62}$', description: 'System name, e.g. `crm`.' },
+        maxConcurrent: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Most batches running against the system at once. Default: no limit.',
+        },
+        rate: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['max', 'durationMs'],
+          description: 'Most batches started per `durationMs`. Default: no limit.',
+          properties: {
+            max: { type: 'integer', minimum: 1 },
+            durationMs: { type: 'integer', minimum: 1 },
+          },
+        },
+      },
+    },
     policy: {
       type: 'object',
       additionalProperties: false,

@@ -14,6 +14,14 @@ import type { InputLimits, LoadMode, RecordSourceDefinition } from '../contracts
 
 export type Compression = 'none' | 'gzip' | 'zip' | 'auto';
 
+export interface SystemLimits {
+  readonly name: string;
+  /** Most batches against the system at once. */
+  readonly maxConcurrent?: number;
+  /** Most batches started per `durationMs`. */
+  readonly rate?: { readonly max: number; readonly durationMs: number };
+}
+
 export interface JobDefinition {
   readonly name: string;
   readonly description?: string;
@@ -42,6 +50,8 @@ export interface JobDefinition {
   /** Where `$meta.businessDate` comes from (default: the UTC date the batch started, YYYYMMDD). */
   readonly businessDate?: { readonly fileName?: string; readonly header?: string };
   readonly target: { readonly connection: string; readonly table: string; readonly mode: LoadMode };
+  /** The legacy system read, with limits shared by every job naming it (see `workers/system-limits.ts`). */
+  readonly system?: SystemLimits;
   readonly policy: {
     readonly attempts: number;
     readonly backoff: { readonly type: 'exponential' | 'fixed'; readonly delayMs: number };
@@ -182,6 +192,7 @@ export async function loadJob(file: string): Promise<JobDefinition> {
     mapping: { ...mappingRef, file: path.resolve(baseDir, mappingRef.file) },
     ...(doc.businessDate ? { businessDate: doc.businessDate } : {}),
     target: doc.target as JobDefinition['target'],
+    ...(doc.system ? { system: doc.system as SystemLimits } : {}),
     policy: doc.policy as JobDefinition['policy'],
   };
   return deepFreeze(job);

@@ -49,6 +49,8 @@ export function createFileInputReader(
       let identity: InputIdentity | undefined;
       return {
         uri: opened.uri,
+        size: opened.size,
+        progress: () => bytesRead,
         chunks: inputChunks(parsed),
         identity() {
           // The bytes we loaded are all the bytes there were.

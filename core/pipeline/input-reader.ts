@@ -47,6 +47,10 @@ export interface InputReadContext {
 export interface OpenedBatchInput {
   /** Where it is read from, for logs (no credentials). */
   readonly uri: string;
+  /** Bytes the source listed (files); 0 where unknown (an extract's row count is known only at the end). */
+  readonly size: number;
+  /** Bytes (files) or rows (extracts) read so far, for progress. */
+  progress(): number;
   readonly chunks: AsyncIterable<InputChunk>;
   /**
    * The input's identity for the ledger, once every chunk was consumed. Throws `INPUT_CHANGED` when the

@@ -33,6 +33,8 @@ export function createRecordInputReader(source: RecordSource): InputReader {
       };
       return Promise.resolve({
         uri,
+        size: 0,
+        progress: () => rows,
         chunks: chunks(),
         identity: () => ({ name, uri, size: rows, sha256: windowSha256(window) }),
         // A window is never "the same content" as another one, and every run of the job reads the same

@@ -43,9 +43,19 @@ export interface BatchAttempt {
   readonly final: boolean;
   readonly signal?: AbortSignal;
   readonly logger: Logger;
-  /** Progress callback, called after each chunk. */
-  readonly onProgress?: (counts: BatchCounts) => void;
+  /**
+   * Progress callback, called after each chunk with the counts so far and the input's bytes read
+   * (compressed bytes for a compressed input) of `bytesTotal` (its listed size).
+   */
+  readonly onProgress?: (counts: BatchCounts, bytes: { bytesRead: number; bytesTotal: number }) => void;
+  /**
+   * Stage callback for an operator's view (a BullMQ job log): `started`, `reconciled`, `published`,
+   * `settled`. Never carries row data or secrets.
+   */
+  readonly onStage?: (stage: BatchStage, detail: Readonly<Record<string, unknown>>) => void;
 }
+
+export type BatchStage = 'started' | 'reconciled' | 'published' | 'settled';
 
 export interface BatchSummary extends BatchCounts {
   readonly batchId: string;
@@ -129,7 +139,8 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       chunkSize: CHUNK_SIZE,
       ...(at.signal ? { signal: at.signal } : {}),
     });
-    log.info({ uri: opened.uri, fence }, 'batch started');
+    log.info({ uri: opened.uri, size: opened.size, fence }, 'batch started');
+    at.onStage?.('started', { uri: opened.uri, size: opened.size, attempt: at.attempt });
     const batch = await sink.begin(target);
     let summary: BatchCounts;
     try {
@@ -181,7 +192,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         }
         await batch.flush();
         at.signal?.throwIfAborted();
-        at.onProgress?.({ ...counts });
+        at.onProgress?.({ ...counts }, { bytesRead: opened.progress(), bytesTotal: opened.size });
       }
 
       // ── reconcile: the input is all there was (its identity says so), and every row is accounted for
@@ -196,6 +207,8 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         }
       }
 
+      at.onStage?.('reconciled', { ...counts, bytesRead: opened.progress() });
+
       // ── publish: ownership check, rows, rejects, cursor, superseded deliveries and ledger in one commit
       summary = await batch.publish({
         ...opened.publish,
@@ -209,6 +222,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       throw err;
     }
     log.info({ ...summary, sha256: input.sha256 }, 'batch published');
+    at.onStage?.('published', { ...summary });
     await settle('published');
     return { ...summary, ...base(), status: 'published' };
   } catch (thrown) {
@@ -266,6 +280,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
 
   async function settle(outcome: 'published' | 'failed' | 'skipped'): Promise<void> {
     await rt.input.settle(req.input, outcome, log);
+    at.onStage?.('settled', { outcome });
   }
 }
 

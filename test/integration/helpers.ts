@@ -125,7 +125,10 @@ export interface Harness {
   readonly dead: Queue<DeadLetterData>;
   worker?: BatchWorker;
   runWorker?: RunWorker;
-  startWorker(jobs: JobDefinition[], options?: { shutdownGraceMs?: number }): Promise<BatchWorker>;
+  startWorker(
+    jobs: JobDefinition[],
+    options?: { shutdownGraceMs?: number; lockMs?: number; concurrency?: number },
+  ): Promise<BatchWorker>;
   /** A run worker (scan + finish) for these jobs. */
   startRunWorker(jobs: JobDefinition[], options?: { pollMs?: number }): RunWorker;
   /** The use-case context for these jobs (closed with the harness). */

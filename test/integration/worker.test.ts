@@ -2,7 +2,7 @@
  * Worker lifecycle on real Redis + PostgreSQL: a stopping worker finishes its batch; one that must stop
  * now hands the batch back without spending an attempt; secrets never reach logs or Redis.
  */
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueueJob, waitForBatches } from '../../app/batches.js';
@@ -35,6 +35,41 @@ const count = async (): Promise<number> =>
   (await pg.knex.raw<{ rows: { n: number }[] }>('SELECT count(*)::int AS n FROM customers')).rows[0]!.n;
 
 describe('worker lifecycle', () => {
+  it('logs the stages of a batch on its BullMQ job and reports progress in bytes and percent', async () => {
+    const job = await writeJob(dir, 'customers');
+    await bigFile(30_000);
+    const size = (await stat(path.join(dir, 'in', 'big.csv'))).size;
+    await h.startWorker([job]);
+    const [outcome] = await h.run(job);
+    expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 30_000 });
+    const bull = await h.queue.getJob(outcome!.batchId);
+    expect(bull!.progress).toEqual({
+      rowsRead: 30_000,
+      rowsLoaded: 30_000,
+      rowsRejected: 0,
+      rowsFiltered: 0,
+      bytesRead: size,
+      bytesTotal: size,
+      percent: 100,
+    });
+    const { logs } = await h.queue.getJobLogs(outcome!.batchId);
+    const text = logs.map((l) => l.replace(/^\S+ /, ''));
+    expect(text[0]).toMatch(new RegExp(`^started attempt 1: .*big\\.csv \\(${size} bytes\\)$`));
+    const progress = text.filter((l) => l.startsWith('progress '));
+    // one line per tenth of the bytes crossed (the parser reads ahead, so a small file crosses few)
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBeLessThanOrEqual(10);
+    const pcts = progress.map((l) => Number(/^progress (\d+)%: read \d+/.exec(l)?.[1]));
+    expect(pcts).toEqual([...pcts].sort((a, b) => a - b));
+    expect(Math.max(...pcts)).toBeLessThanOrEqual(99);
+    expect(text.slice(-3)).toEqual([
+      `reconciled: read 30000, loaded 30000, rejected 0, filtered 0, ${size} bytes`,
+      'published: read 30000, loaded 30000, rejected 0, filtered 0',
+      'input settled (published)',
+    ]);
+    expect(logs.length).toBeLessThanOrEqual(20);
+  });
+
   it('a stopping worker finishes the running batch before it exits', async () => {
     const job = await writeJob(dir, 'customers');
     await bigFile(200_000);
@@ -71,6 +106,30 @@ describe('worker lifecycle', () => {
     const [outcome] = await waitForBatches(h.app([job]), job.name, batches);
     expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 400_000 });
     expect(await count()).toBe(400_000);
+  });
+
+  it('keeps the lock on a long CPU-heavy batch with a 1 s lock: no lost renewal, no stall, one attempt', async () => {
+    const job = await writeJob(dir, 'customers', {
+      policy: { attempts: 3, backoff: { type: 'fixed', delayMs: 100 } },
+    });
+    await bigFile(300_000);
+    const worker = await h.startWorker([job], { lockMs: 1000 });
+    const trouble: string[] = [];
+    worker.worker.on('lockRenewalFailed', (ids) => trouble.push(`lockRenewalFailed ${ids.join(',')}`));
+    worker.worker.on('stalled', (id) => trouble.push(`stalled ${id}`));
+    worker.worker.on('failed', (j, err) => trouble.push(`failed ${j?.id}: ${err.message}`));
+    const started = Date.now();
+    const [outcome] = await h.run(job);
+    expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 300_000 });
+    expect(Date.now() - started).toBeGreaterThan(2000); // several lock periods long
+    expect(trouble).toEqual([]);
+    const bull = await h.queue.getJob(outcome!.batchId);
+    expect(bull!.attemptsMade).toBe(1); // completed on its first attempt
+    expect(bull!.attemptsStarted).toBe(1);
+    const ledger = await pg.knex.raw<{ rows: { attempts: number }[] }>(
+      'SELECT attempts FROM nightjar_batches',
+    );
+    expect(ledger.rows).toEqual([{ attempts: 1 }]);
   });
 
   it('never writes the connection secret into logs, queue payloads or results', async () => {

@@ -33,6 +33,15 @@ describe('job files', () => {
     expect(Object.isFrozen(job.policy)).toBe(true);
   });
 
+  it('reads the legacy system and its limits; refuses a bad limit, naming the pointer', async () => {
+    const system = { name: 'crm', maxConcurrent: 2, rate: { max: 10, durationMs: 60_000 } };
+    expect((await loadJob(await jobFile({ ...valid, system }))).system).toEqual(system);
+    expect((await loadJob(await jobFile(valid))).system).toBeUndefined();
+    const file = await jobFile({ ...valid, system: { name: 'crm', maxConcurrent: 0 } });
+    const err = (await loadJob(file).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(/\/system\/maxConcurrent: must be >= 1/);
+  });
+
   it('applies policy defaults', async () => {
     const job = await loadJob(await jobFile(valid));
     expect(job.policy).toEqual({
