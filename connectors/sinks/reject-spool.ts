@@ -18,6 +18,7 @@ export class RejectSpool {
   #dir: string | undefined;
   #file: string | undefined;
   #out: WriteStream | undefined;
+  #error: Error | undefined;
   #spilled = 0;
 
   constructor(private readonly memoryLimit = 5000) {}
@@ -36,6 +37,11 @@ export class RejectSpool {
       this.#dir = mkdtempSync(path.join(os.tmpdir(), 'nightjar-rejects-'));
       this.#file = path.join(this.#dir, 'rejects.ndjson');
       this.#out = createWriteStream(this.#file, { flags: 'wx', mode: 0o600 });
+      // A write still in flight when the batch is aborted (dispose) fails on the destroyed stream; a
+      // real write error (disk full) surfaces when the rejects are read back at publish.
+      this.#out.on('error', (err) => {
+        this.#error ??= err;
+      });
     }
     this.#out.write(`${JSON.stringify(r)}\n`);
     this.#spilled++;
@@ -52,6 +58,7 @@ export class RejectSpool {
     if (!this.#out || !this.#file) return;
     this.#out.end();
     await once(this.#out, 'close');
+    if (this.#error) throw this.#error;
     let chunk: Reject[] = [];
     for await (const line of createInterface({ input: createReadStream(this.#file), crlfDelay: Infinity })) {
       if (!line) continue;
