@@ -4,6 +4,7 @@
  *   `psql \copy` of the same rows into the same table;
  * - `extract`: a 1M-row MariaDB table through a real worker into PostgreSQL, next to a
  *   `mariadb --batch | psql \copy` pipe of the same rows (`bench/extract.ts`);
+ * - `scaling`: 1,000 small files (100 rows each) through 1, 2 and 4 worker processes (`bench/scaling.ts`);
  * - `mapping`: the mapping engine alone.
  * Environment: BENCH_ROWS (default 1000000), BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/test),
  * BENCH_MARIADB_URL (default mysql://root@127.0.0.1:3306/test), REDIS_URL (default redis://127.0.0.1:6379).
@@ -23,6 +24,7 @@ import { SinkPool } from '../core/pipeline/job-runtime.js';
 import { createLogger } from '../core/logger.js';
 import { generateLegacyCsv } from './generate.js';
 import { runExtractBench } from './extract.js';
+import { runScalingBench } from './scaling.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const WORK = path.join(ROOT, '.bench');
@@ -30,7 +32,7 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MARIADB = process.env.BENCH_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
-const SCENARIOS = ['csv', 'extract', 'mapping'] as const;
+const SCENARIOS = ['csv', 'extract', 'scaling', 'mapping'] as const;
 const SCHEMA = 'nightjar_bench';
 const TABLE = 'bench_transactions';
 
@@ -57,6 +59,18 @@ async function main(): Promise<void> {
   if (!skip.has('extract')) {
     const lines = await runExtractBench({ rows: ROWS, mariadbUrl: MARIADB, pgUrl: PG, redisUrl: REDIS });
     process.stdout.write(`\n== database extract (MariaDB → PostgreSQL) ==\n${lines.join('\n')}\n`);
+  }
+  if (!skip.has('scaling')) {
+    const lines = await runScalingBench({
+      root: ROOT,
+      work: WORK,
+      pgUrl: PG,
+      redisUrl: REDIS,
+      files: Number(process.env.BENCH_SMALL_FILES ?? 1000),
+      rowsPerFile: Number(process.env.BENCH_SMALL_ROWS ?? 100),
+      workerCounts: [1, 2, 4],
+    });
+    process.stdout.write(`\n== many small files, 1/2/4 workers ==\n${lines.join('\n')}\n`);
   }
   if (!skip.has('mapping')) await mappingBench();
 }

@@ -1,5 +1,6 @@
 /** `nightjar run <job>`: enqueue one batch per ready input (or `--file`), optionally wait for the outcome. */
 import type { Command } from 'commander';
+import type { BatchCounts } from '../../core/contracts.js';
 import { findJob } from '../../core/config/load-job.js';
 import { remedyOf } from '../../core/errors.js';
 import { enqueueJob, waitForBatches, type BatchOutcome } from '../../app/batches.js';
@@ -37,6 +38,43 @@ export function nextStep(batchId: string, errorCode: string | undefined): string
     case 'none':
       return 'nothing to do: another attempt or batch has done the work';
   }
+}
+
+/** What a worker reports while a batch runs (`workers/batch-board.ts`). */
+interface Progress extends BatchCounts {
+  readonly bytesRead?: number;
+  readonly bytesTotal?: number;
+  readonly percent?: number;
+}
+
+/**
+ * Progress while waiting: on a terminal one line redrawn in place (bar, percent of bytes, rows, rate,
+ * ETA); elsewhere (a log, a pipe) a plain line per update.
+ */
+export function progressReporter(
+  out: NodeJS.WriteStream,
+  now: () => number = Date.now,
+): (batchId: string, counts: BatchCounts) => void {
+  const started = new Map<string, number>();
+  return (id, counts) => {
+    const p = counts as Progress;
+    const t0 = started.get(id) ?? now();
+    started.set(id, t0);
+    const sec = Math.max((now() - t0) / 1000, 0.001);
+    const rate = p.rowsRead / sec;
+    const rows = `read ${p.rowsRead.toLocaleString('en-US')}, loaded ${p.rowsLoaded.toLocaleString('en-US')}, rejected ${p.rowsRejected.toLocaleString('en-US')}`;
+    if (!out.isTTY) {
+      out.write(`  … ${id}: ${rows}${p.percent !== undefined ? ` (${p.percent} %)` : ''}\n`);
+      return;
+    }
+    const pct = Math.max(0, Math.min(100, p.percent ?? 0));
+    const width = 24;
+    const filled = Math.round((pct / 100) * width);
+    const eta =
+      pct > 0 && pct < 100 ? ` ETA ${Math.round((sec * (100 - pct)) / pct)} s` : pct >= 100 ? ' done' : '';
+    const line = `  ${id.slice(-24)} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${String(pct).padStart(3)} %  ${rows}  ${Math.round(rate).toLocaleString('en-US')} rows/s${eta}`;
+    out.write(`\r${line.slice(0, Math.max(40, (out.columns || 120) - 1))}\x1b[K`);
+  };
 }
 
 export function registerRunCommand(program: Command): void {
@@ -115,14 +153,9 @@ export function registerRunCommand(program: Command): void {
             ctx,
             job.name,
             batches,
-            opts.json
-              ? undefined
-              : (id, c) => {
-                  process.stderr.write(
-                    `  … ${id}: read ${c.rowsRead}, loaded ${c.rowsLoaded}, rejected ${c.rowsRejected}\n`,
-                  );
-                },
+            opts.json ? undefined : progressReporter(process.stderr),
           );
+          if (!opts.json && process.stderr.isTTY) process.stderr.write('\n');
           for (const o of outcomes) {
             process.stdout.write(
               opts.json

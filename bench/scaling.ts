@@ -1,0 +1,132 @@
+/**
+ * Scale-out: many small files (default 1,000 × 100 rows, `BENCH_SMALL_FILES`, `BENCH_SMALL_ROWS`)
+ * through 1, 2 and 4 real worker processes sharing one Redis queue, into one PostgreSQL table. Prints
+ * the time per batch (amortized) and batches/s for each worker count, and the speed-up over one worker.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import knexFactory from 'knex';
+import { Redis } from 'ioredis';
+import { enqueueJob, waitForBatches } from '../app/batches.js';
+import { loadJob } from '../core/config/load-job.js';
+import { createLogger } from '../core/logger.js';
+import { SinkPool } from '../core/pipeline/job-runtime.js';
+import { createBatchQueue } from '../workers/queue.js';
+import { generateLegacyCsv } from './generate.js';
+
+export interface ScalingOptions {
+  readonly root: string;
+  readonly work: string;
+  readonly pgUrl: string;
+  readonly redisUrl: string;
+  readonly files: number;
+  readonly rowsPerFile: number;
+  readonly workerCounts: readonly number[];
+}
+
+async function startWorker(root: string, jobs: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const worker = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'cli/main.ts'), '--jobs', jobs, 'worker'],
+    {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let err = '';
+    worker.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (err.includes('worker ready')) resolve();
+    });
+    worker.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err.slice(-2000)}`)));
+  });
+  return worker;
+}
+
+/** Runs the scenario; returns the printed lines. */
+export async function runScalingBench(o: ScalingOptions): Promise<string[]> {
+  const dir = path.join(o.work, 'small');
+  const inDir = path.join(dir, 'in');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(inDir, { recursive: true });
+  await mkdir(path.join(dir, 'jobs'), { recursive: true });
+  for (let i = 0; i < o.files; i++) {
+    await generateLegacyCsv(
+      path.join(inDir, `small_${String(i).padStart(5, '0')}.csv`),
+      o.rowsPerFile,
+      1000 + i,
+    );
+  }
+  const lines = [`${o.files} files × ${o.rowsPerFile} rows, one queue, one PostgreSQL table`];
+  const admin = knexFactory({ client: 'pg', connection: o.pgUrl, pool: { min: 0, max: 1 } });
+  let single = 0;
+  try {
+    for (const n of o.workerCounts) {
+      const schema = `nightjar_bench_scale_${n}`;
+      await admin.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await admin.raw(`CREATE SCHEMA ${schema}`);
+      const url = `${o.pgUrl}?options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+      const jobFile = path.join(dir, 'jobs', 'bench-small.json');
+      await writeFile(
+        jobFile,
+        JSON.stringify({
+          name: 'bench-small',
+          source: { connector: 'local', dir: inDir, pattern: 'small_*.csv' },
+          format: { parser: 'csv', header: true },
+          mapping: path.join(o.root, 'bench/bench.mapping.json'),
+          target: { connection: '${BENCH_PG_URL_SCHEMA}', table: 'bench_small', mode: 'append' },
+          policy: { attempts: 1 },
+        }),
+      );
+      const job = await loadJob(jobFile);
+      const prefix = `nj-bench-${randomBytes(4).toString('hex')}`;
+      const env = {
+        ...process.env,
+        BENCH_PG_URL_SCHEMA: url,
+        REDIS_URL: o.redisUrl,
+        NIGHTJAR_QUEUE_PREFIX: prefix,
+        NIGHTJAR_LOG_LEVEL: 'warn',
+      };
+      const workers = await Promise.all(
+        Array.from({ length: n }, () => startWorker(o.root, path.join(dir, 'jobs'), env)),
+      );
+      process.env.BENCH_PG_URL_SCHEMA = url;
+      const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
+      const queue = createBatchQueue(redis, prefix);
+      const app = {
+        redis,
+        prefix,
+        jobs: [job],
+        sinks: new SinkPool(env),
+        logger: createLogger({ level: 'warn' }),
+      };
+      try {
+        const t0 = process.hrtime.bigint();
+        const batches = await enqueueJob(app, { job: job.name });
+        const outcomes = await waitForBatches(app, job.name, batches);
+        const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+        const published = outcomes.filter((x) => x.status === 'published').length;
+        if (published !== o.files) throw new Error(`${n} worker(s): ${published} of ${o.files} published`);
+        const perSec = o.files / sec;
+        if (n === 1) single = perSec;
+        lines.push(
+          `${n} worker${n === 1 ? ' ' : 's'}            ${sec.toFixed(2)} s   ${((sec * 1000) / o.files).toFixed(1)} ms/batch   ${perSec.toFixed(1)} batches/s   ×${(perSec / single).toFixed(2)}`,
+        );
+      } finally {
+        for (const w of workers) w.kill('SIGTERM');
+        await queue.obliterate({ force: true }).catch(() => {});
+        await queue.close();
+        await app.sinks.close();
+        redis.disconnect();
+        await admin.raw(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      }
+    }
+  } finally {
+    await admin.destroy();
+    await rm(dir, { recursive: true, force: true });
+  }
+  return lines;
+}
