@@ -167,7 +167,14 @@ export function createSqliteSink({ knex }: { knex: Knex }): Sink {
       return withConnection<BetterSqlite3.Database, Record<string, unknown>[]>(knex, (db) => {
         db.pragma('query_only = ON');
         try {
-          return db.prepare(sql).all() as Record<string, unknown>[];
+          const stmt = db.prepare(sql);
+          if (!stmt.reader) {
+            throw new NightjarError(
+              'CONFIG_INVALID',
+              'nightjar query only reads (SELECT, WITH, PRAGMA …); this statement would write or returns no rows',
+            );
+          }
+          return stmt.all() as Record<string, unknown>[];
         } finally {
           db.pragma('query_only = OFF');
         }

@@ -98,3 +98,14 @@ describe('SQLite decimal columns', () => {
     );
   });
 });
+
+describe('nightjar query on SQLite', () => {
+  it('reads, and refuses a statement that would write, naming why', async () => {
+    await load(['1.00']);
+    await expect(sink.query('DELETE FROM accounts')).rejects.toThrow(/only reads/);
+    await expect(sink.query('UPDATE accounts SET balance = 0 RETURNING id')).rejects.toThrow(
+      /readonly|read-only|only reads/i,
+    );
+    expect(await sink.query('SELECT count(*) AS n FROM accounts')).toEqual([{ n: 1 }]);
+  });
+});
