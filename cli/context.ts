@@ -91,9 +91,30 @@ export function actor(env: NodeJS.ProcessEnv = process.env): string {
  * The use-case context for a command. `redis: false` for commands that only read ledgers (a lazy
  * connection that never connects unless used); `readOnly` opens stores without creating anything.
  */
+type AppUse<T> = (ctx: AppContext) => Promise<T>;
+interface AppOptions {
+  /** Connect to Redis lazily (commands that only read ledgers). @defaultValue true */
+  readonly redis?: boolean;
+  readonly readOnly?: boolean;
+}
+
+/** Runs `use` with a use-case context for `jobs`, closed afterwards whatever happens. */
+export async function withApp<T>(
+  jobs: readonly JobDefinition[],
+  ...args: [use: AppUse<T>] | [opts: AppOptions, use: AppUse<T>]
+): Promise<T> {
+  const [opts, use] = args.length === 1 ? [{}, args[0]] : args;
+  const { ctx, close } = await openApp(jobs, opts);
+  try {
+    return await use(ctx);
+  } finally {
+    await close();
+  }
+}
+
 export async function openApp(
   jobs: readonly JobDefinition[],
-  opts: { redis?: boolean; readOnly?: boolean } = {},
+  opts: AppOptions = {},
 ): Promise<{ ctx: AppContext; close: () => Promise<void> }> {
   const { redis, prefix } =
     opts.redis === false

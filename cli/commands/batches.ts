@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { rejectReason } from '../../core/ledger/knex.ledger.js';
 import { listBatches, listRejects, rerunBatch, waitForBatches } from '../../app/batches.js';
 import type { SkippedJob } from '../../app/ledgers.js';
-import { actor, jobsDir, loadAllJobs, openApp, table, type GlobalOptions } from '../context.js';
+import { actor, jobsDir, loadAllJobs, withApp, table, type GlobalOptions } from '../context.js';
 import { tableLines, writeLines } from '../output.js';
 import { describeOutcome } from './run.js';
 
@@ -28,8 +28,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--json', 'print JSON', false)
     .action(async (opts: { job?: string; limit: number; json: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
-      const { ctx, close } = await openApp(jobs, { redis: false, readOnly: true });
-      try {
+      await withApp(jobs, { redis: false, readOnly: true }, async (ctx) => {
         const { batches: records, skipped } = await listBatches(ctx, {
           ...(opts.job ? { job: opts.job } : {}),
           limit: opts.limit,
@@ -57,9 +56,7 @@ export function registerBatchCommands(program: Command): void {
             })),
           )}\n`,
         );
-      } finally {
-        await close();
-      }
+      });
     });
 
   program
@@ -71,8 +68,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--wide', 'one line per reject with the full reason and raw line (no wrapping)', false)
     .action(async (batchId: string, opts: { limit: number; json: boolean; wide: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
-      const { ctx, close } = await openApp(jobs, { redis: false, readOnly: true });
-      try {
+      await withApp(jobs, { redis: false, readOnly: true }, async (ctx) => {
         const rejects = await listRejects(ctx, batchId, opts.limit);
         if (opts.json) process.stdout.write(`${JSON.stringify(rejects, null, 2)}\n`);
         else {
@@ -83,9 +79,7 @@ export function registerBatchCommands(program: Command): void {
             ),
           );
         }
-      } finally {
-        await close();
-      }
+      });
     });
 
   program
@@ -95,8 +89,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--wait', 'wait for the outcome', false)
     .action(async (batchId: string, opts: { wait: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
-      const { ctx, close } = await openApp(jobs);
-      try {
+      await withApp(jobs, async (ctx) => {
         const r = await rerunBatch(ctx, batchId, actor());
         process.stdout.write(`${batchId}: ${r.action}\n`);
         if (opts.wait) {
@@ -106,8 +99,6 @@ export function registerBatchCommands(program: Command): void {
             if (o.status !== 'published' && o.status !== 'skipped') process.exitCode = 1;
           }
         }
-      } finally {
-        await close();
-      }
+      });
     });
 }

@@ -1,24 +1,16 @@
 /** `nightjar dlq list | show <id> | replay <id> | drop <id>`: the dead-letter queue. */
 import type { Command } from 'commander';
+import type { AppContext } from '../../app/context.js';
 import { dropDeadLetter, listDeadLetters, replayDeadLetter, showDeadLetter } from '../../app/dead-letters.js';
-import { actor, jobsDir, loadAllJobs, openApp, table, type GlobalOptions } from '../context.js';
+import { actor, jobsDir, loadAllJobs, withApp, table, type GlobalOptions } from '../context.js';
 
 export function registerDeadLetterCommands(program: Command): void {
   const dlq = program
     .command('dlq')
     .description('dead letters: batches that failed for good, runs whose input never came');
 
-  async function run(
-    cmd: Command,
-    fn: (ctx: Awaited<ReturnType<typeof openApp>>['ctx']) => Promise<void>,
-  ): Promise<void> {
-    const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
-    const { ctx, close } = await openApp(jobs);
-    try {
-      await fn(ctx);
-    } finally {
-      await close();
-    }
+  async function run(cmd: Command, fn: (ctx: AppContext) => Promise<void>): Promise<void> {
+    await withApp(await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>())), fn);
   }
 
   dlq

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { backfill, listRuns, triggerRun, waitForRun, type RunStarted } from '../../app/runs.js';
 import { startScheduler } from '../../app/scheduler.js';
 import { parseDuration } from '../../app/slots.js';
-import { actor, jobsDir, loadAllJobs, openApp, table, type GlobalOptions } from '../context.js';
+import { actor, jobsDir, loadAllJobs, withApp, table, type GlobalOptions } from '../context.js';
 import { printSkipped } from './batches.js';
 
 const started = (r: RunStarted): string =>
@@ -30,8 +30,7 @@ export function registerScheduleCommand(program: Command): void {
     .action(async (opts: { catchUp: string; catchUpMax: number; once: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
       const catchUpMs = parseDuration(opts.catchUp);
-      const { ctx, close } = await openApp(jobs);
-      try {
+      await withApp(jobs, async (ctx) => {
         if (opts.once) {
           for (const j of jobs) {
             process.stdout.write(
@@ -56,9 +55,7 @@ export function registerScheduleCommand(program: Command): void {
           process.once('SIGINT', resolve);
         });
         await scheduler.stop();
-      } finally {
-        await close();
-      }
+      });
     });
 
   program
@@ -68,8 +65,7 @@ export function registerScheduleCommand(program: Command): void {
     .option('--wait', 'wait until the run ends and print it', false)
     .action(async (name: string, opts: { wait: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
-      const { ctx, close } = await openApp(jobs);
-      try {
+      await withApp(jobs, async (ctx) => {
         const r = await triggerRun(ctx, { job: name, trigger: 'manual', requestedBy: actor() });
         process.stdout.write(started(r));
         if (opts.wait) {
@@ -77,9 +73,7 @@ export function registerScheduleCommand(program: Command): void {
           process.stdout.write(`${r.runId}: ${run?.status ?? 'unknown'}\n`);
           if (run?.status !== 'succeeded') process.exitCode = 1;
         }
-      } finally {
-        await close();
-      }
+      });
     });
 
   program
@@ -91,8 +85,7 @@ export function registerScheduleCommand(program: Command): void {
     .option('--wait', 'wait until every run ends', false)
     .action(async (name: string, opts: { from: string; to: string; wait: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
-      const { ctx, close } = await openApp(jobs);
-      try {
+      await withApp(jobs, async (ctx) => {
         const runs = await backfill(ctx, { job: name, from: opts.from, to: opts.to, requestedBy: actor() });
         for (const r of runs) process.stdout.write(started(r));
         if (opts.wait) {
@@ -102,9 +95,7 @@ export function registerScheduleCommand(program: Command): void {
             if (run?.status !== 'succeeded') process.exitCode = 1;
           }
         }
-      } finally {
-        await close();
-      }
+      });
     });
 
   program
@@ -115,8 +106,7 @@ export function registerScheduleCommand(program: Command): void {
     .option('--json', 'print JSON', false)
     .action(async (opts: { job?: string; limit: number; json: boolean }, cmd: Command) => {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
-      const { ctx, close } = await openApp(jobs, { redis: false, readOnly: true });
-      try {
+      await withApp(jobs, { redis: false, readOnly: true }, async (ctx) => {
         const { runs, skipped } = await listRuns(ctx, {
           ...(opts.job ? { job: opts.job } : {}),
           limit: opts.limit,
@@ -143,8 +133,6 @@ export function registerScheduleCommand(program: Command): void {
             })),
           )}\n`,
         );
-      } finally {
-        await close();
-      }
+      });
     });
 }
