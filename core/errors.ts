@@ -50,6 +50,10 @@ export const ERROR_CODES = {
     summary: 'a published batch of the job already loaded this content',
   },
   JOB_UNKNOWN: { retryable: false, summary: 'the batch names a job this worker has no definition for' },
+  UNAUTHENTICATED: { retryable: false, summary: 'the request carries no valid credentials' },
+  FORBIDDEN: { retryable: false, summary: 'the caller is authenticated but its role does not allow this' },
+  NOT_FOUND: { retryable: false, summary: 'no such job, run, batch or dead letter' },
+  RATE_LIMITED: { retryable: true, summary: 'too many requests from this caller; wait and try again' },
   INTERNAL: { retryable: true, summary: 'an unexpected error' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
 
@@ -90,6 +94,10 @@ export const REMEDIES = {
   OWNERSHIP_LOST: 'none',
   DUPLICATE_CONTENT: 'none',
   JOB_UNKNOWN: 'fix-setup',
+  UNAUTHENTICATED: 'fix-setup',
+  FORBIDDEN: 'fix-setup',
+  NOT_FOUND: 'fix-setup',
+  RATE_LIMITED: 'rerun',
   INTERNAL: 'rerun',
 } as const satisfies Record<ErrorCode, Remedy>;
 
