@@ -16,8 +16,14 @@ import { jobNamed, nowOf, withQueues, type AppContext } from './context.js';
 import { findRun, ledgersOf, type SkippedJob } from './ledgers.js';
 import { arrivalDeadline, businessDateOf, daysBetween, runIdFor, wallClock } from './slots.js';
 
-/** How long a slot's claim stays in Redis: longer than any catch-up window. */
+/** How long a slot's claim stays in Redis once its run is recorded and queued: longer than any catch-up window. */
 export const SLOT_CLAIM_TTL_MS = 8 * 24 * 3600 * 1000;
+/**
+ * How long a claim lives while its run is being recorded and queued. A process that dies in between
+ * (kill -9, lost connection) blocks the slot this long, not for eight days; the next trigger of the
+ * slot (another scheduler's catch-up, a re-trigger) then finishes what was started.
+ */
+export const SLOT_PENDING_TTL_MS = 2 * 60 * 1000;
 
 export interface TriggerRequest {
   readonly job: string;
@@ -44,6 +50,14 @@ export interface RunStarted {
 
 const claimKey = (ctx: AppContext, runId: string): string => `${ctx.prefix}:nightjar:run-claim:${runId}`;
 
+const scanOptions = (runId: string) => ({
+  jobId: runJobId(runId, 'scan'),
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: RETENTION.completed,
+  removeOnFail: RETENTION.failed,
+});
+
 /** Midnight of a `YYYY-MM-DD` day in the job's zone (the slot of a backfill day). */
 function dayStart(job: JobDefinition, day: string): Date {
   const [y, m, d] = day.split('-').map(Number) as [number, number, number];
@@ -69,8 +83,17 @@ export async function triggerRun(ctx: AppContext, req: TriggerRequest): Promise<
     businessDate,
     ...(deadline ? { arrivalBy: deadline.toISOString() } : {}),
   };
+  const scanData = (trigger: RunTrigger, requestedBy: string) => ({
+    runId,
+    job: job.name,
+    slot: slot.toISOString(),
+    businessDate,
+    trigger,
+    requestedBy,
+    ...(deadline ? { arrivalBy: deadline.toISOString() } : {}),
+  });
   const owner = `${hostname()}:${process.pid}`;
-  const won = await ctx.redis.set(claimKey(ctx, runId), owner, 'PX', SLOT_CLAIM_TTL_MS, 'NX');
+  const won = await ctx.redis.set(claimKey(ctx, runId), owner, 'PX', SLOT_PENDING_TTL_MS, 'NX');
   if (won !== 'OK') return { ...base, status: 'exists' };
   try {
     const ledger = (await ctx.sinks.get(job)).ledger;
@@ -84,28 +107,28 @@ export async function triggerRun(ctx: AppContext, req: TriggerRequest): Promise<
       trigger: req.trigger,
       requestedBy: req.requestedBy,
     });
-    if (created === 'exists') return { ...base, status: 'exists' };
+    if (created === 'exists') {
+      // Recorded before, by this or another process. If that process died between recording the run
+      // and queueing its scan, the run would wait forever: queue the scan now (its job id dedupes it
+      // against a scan that is there). A run that was scanned already has batches or has ended.
+      const run = await ledger.runs.get(runId);
+      if (run?.status === 'running' && run.batchIds.length === 0) {
+        const resumed = await withQueues(ctx, async (q) => {
+          if (await q.runs.getJob(runJobId(runId, 'finish'))) return false;
+          if (await q.runs.getJob(runJobId(runId, 'scan'))) return false;
+          await q.runs.add('scan', scanData(run.trigger, run.requestedBy), scanOptions(runId));
+          return true;
+        });
+        if (resumed)
+          ctx.logger.warn({ job: job.name, runId }, 'run was recorded but never queued: queued now');
+      }
+      await ctx.redis.set(claimKey(ctx, runId), owner, 'PX', SLOT_CLAIM_TTL_MS);
+      return { ...base, status: 'exists' };
+    }
     await withQueues(ctx, (q) =>
-      q.runs.add(
-        'scan',
-        {
-          runId,
-          job: job.name,
-          slot: slot.toISOString(),
-          businessDate,
-          trigger: req.trigger,
-          requestedBy: req.requestedBy,
-          ...(deadline ? { arrivalBy: deadline.toISOString() } : {}),
-        },
-        {
-          jobId: runJobId(runId, 'scan'),
-          attempts: 5,
-          backoff: { type: 'exponential', delay: 2000 },
-          removeOnComplete: RETENTION.completed,
-          removeOnFail: RETENTION.failed,
-        },
-      ),
+      q.runs.add('scan', scanData(req.trigger, req.requestedBy), scanOptions(runId)),
     );
+    await ctx.redis.set(claimKey(ctx, runId), owner, 'PX', SLOT_CLAIM_TTL_MS);
     ctx.logger.info({ job: job.name, runId, businessDate, trigger: req.trigger }, 'run started');
     return { ...base, status: 'started' };
   } catch (err) {

@@ -12,6 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { rerunBatch, waitForBatches } from '../../app/batches.js';
 import { dropDeadLetter, listDeadLetters, replayDeadLetter, showDeadLetter } from '../../app/dead-letters.js';
 import { backfill, triggerRun, waitForRun } from '../../app/runs.js';
+import { runIdFor } from '../../app/slots.js';
 import { RUN_QUEUE, runJobId } from '../../workers/queue.js';
 import { Queue } from 'bullmq';
 import { REDIS_URL, REPO, copyDemoFile, useBatchEnv, writeJob } from './helpers.js';
@@ -271,5 +272,35 @@ describe('runs and schedules', () => {
     const letters = await listDeadLetters(ctx);
     expect(letters).toMatchObject([{ kind: 'run', runId: r.runId, errorCode: 'INPUT_MISSING' }]);
     expect(env.h.logs.some((l) => l.includes('INPUT_MISSING') && l.includes(r.runId))).toBe(true);
+  });
+
+  it('a run recorded by a scheduler that died before queueing it is queued by the next trigger of its slot', async () => {
+    const job = await writeJob(env.dir, 'customers', { schedule: { cron: '0 2 * * *', timezone: 'UTC' } });
+    await writeFile(path.join(env.dir, 'in', 'customers_good.csv'), GOOD_CSV);
+    await env.h.startWorker([job]);
+    env.h.startRunWorker([job]);
+    const ctx = env.h.app([job]);
+    const slot = new Date('2026-03-01T02:00:00Z');
+    // What the dead process left: the run's ledger row, no scan job (its short claim has expired).
+    const ledger = (await ctx.sinks.get(job)).ledger;
+    await ledger.ensure();
+    await ledger.runs!.start({
+      runId: runIdFor('customers', slot),
+      job: 'customers',
+      slot: slot.toISOString(),
+      businessDate: '20260301',
+      trigger: 'schedule',
+      requestedBy: 'scheduler@dead-host',
+    });
+    const again = await triggerRun(ctx, { job: 'customers', trigger: 'catch-up', requestedBy: 'test', slot });
+    expect(again).toMatchObject({ runId: runIdFor('customers', slot), status: 'exists' });
+    const run = await waitForRun(ctx, again.runId, { timeoutMs: 30_000 });
+    expect(run).toMatchObject({
+      status: 'succeeded',
+      batchesTotal: 1,
+      rowsLoaded: 2,
+      requestedBy: 'scheduler@dead-host',
+    });
+    expect(env.h.logs.some((l) => l.includes('never queued'))).toBe(true);
   });
 });
