@@ -8,6 +8,7 @@
  * - `finish`: runs once every child has ended; reads each batch's outcome from the ledger and writes
  *   the run's status and counts to `nightjar_runs`.
  */
+import { createSystemGate } from './system-limits.js';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { Ledger } from '../core/contracts.js';
@@ -62,6 +63,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
   const batches = createBatchQueue(connection, prefix);
   const dead = createDeadLetterQueue(connection, prefix);
   const flows = createFlowProducer(connection, prefix);
+  const gate = createSystemGate(connection, prefix);
 
   const ledgerOf = async (def: JobDefinition): Promise<Ledger & Required<Pick<Ledger, 'runs'>>> => {
     const ledger = (await sinks.get(def)).ledger;
@@ -84,8 +86,28 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       throw new UnrecoverableError(`JOB_UNKNOWN: this worker has no job named ${JSON.stringify(d.job)}`);
     const ledger = await ledgerOf(def);
     await ledger.runs.start(d); // normally made by the trigger already; then this changes nothing
-    const refs = await listInputs(def, d.businessDate);
     const log = logger.child({ job: d.job, runId: d.runId });
+    // Listing connects to the legacy system (an SFTP login, a query): it takes one of the system's
+    // slots like a batch does, and waits when they are all taken.
+    let release: (() => Promise<void>) | undefined;
+    if (def.system && token) {
+      const holder = job.id ?? runJobId(d.runId, 'scan');
+      const answer = await gate.acquire(def.system, holder);
+      if (!answer.acquired) {
+        log.debug(
+          { system: def.system.name, retryInMs: answer.retryInMs },
+          'system at its limit; scan waits',
+        );
+        return later(job, token, Date.now() + answer.retryInMs);
+      }
+      release = gate.hold(def.system, holder);
+    }
+    let refs: Awaited<ReturnType<typeof listInputs>>;
+    try {
+      refs = await listInputs(def, d.businessDate);
+    } finally {
+      await release?.();
+    }
     if (refs.length === 0) {
       const deadline = d.arrivalBy ? Date.parse(d.arrivalBy) : undefined;
       const now = Date.now();

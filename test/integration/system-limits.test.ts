@@ -6,6 +6,8 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { enqueueJob, waitForBatches } from '../../app/batches.js';
+import { triggerRun, waitForRun } from '../../app/runs.js';
+import { createSystemGate } from '../../workers/system-limits.js';
 import { useBatchEnv, writeJob, type Harness, type PgSchema } from './helpers.js';
 
 let h: Harness;
@@ -61,5 +63,26 @@ describe('per-system limits', () => {
     expect(starts.map((r) => r.attempts)).toEqual([1, 1]);
     // the window is counted by Redis' clock and the ledger by PostgreSQL's: allow a little skew
     expect(starts[1]!.started_at.getTime() - starts[0]!.started_at.getTime()).toBeGreaterThanOrEqual(1300);
+  });
+
+  it('a run scan lists the source only with a slot of its system', async () => {
+    const system = { name: 'crm', maxConcurrent: 1 };
+    const job = await writeJob(dir, 'customers', { system, policy: { attempts: 1 } });
+    await csv('a.csv', 10, 1);
+    // Another worker's batch holds the only slot.
+    const gate = createSystemGate(h.redis, h.prefix, { ttlMs: 60_000 });
+    expect(await gate.acquire(system, 'someone-else')).toEqual({ acquired: true });
+    await h.startWorker([job]);
+    h.startRunWorker([job]);
+    const ctx = h.app([job]);
+    const started = await triggerRun(ctx, { job: job.name, trigger: 'manual', requestedBy: 'test' });
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await waitForRun(ctx, started.runId, { timeoutMs: 0 })).toMatchObject({
+      status: 'running',
+      batchesTotal: 0,
+    }); // not scanned: no slot
+    await h.redis.zrem(`${h.prefix}:{system:crm}:slots`, 'someone-else');
+    const run = await waitForRun(ctx, started.runId, { timeoutMs: 30_000 });
+    expect(run).toMatchObject({ status: 'succeeded', batchesTotal: 1, rowsLoaded: 10 });
   });
 });
