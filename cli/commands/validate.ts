@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { listFiles, listJobFiles, loadJob } from '../../core/config/load-job.js';
 import { loadJobMapping } from '../../core/pipeline/job-runtime.js';
-import { loadMapping } from '../../core/mapping/load-mapping.js';
+import { mappingProblems } from '../../core/mapping/load-mapping.js';
 import { jobsDir, type GlobalOptions } from '../context.js';
 
 /** Mapping files (`*.mapping.json`); lookup tables are checked through the mappings that use them. */
@@ -27,12 +27,9 @@ export async function validateAll(
     }
   }
   for (const f of await mappingFiles(mappings)) {
-    try {
-      await loadMapping(f);
-      ok.push(path.relative(process.cwd(), f));
-    } catch (err) {
-      problems.push((err as Error).message);
-    }
+    const found = await mappingProblems(f);
+    if (found.length === 0) ok.push(path.relative(process.cwd(), f));
+    problems.push(...found.map((e) => e.message));
   }
   return { ok, problems: [...new Set(problems)] };
 }

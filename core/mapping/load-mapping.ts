@@ -232,3 +232,63 @@ export async function loadMapping(file: string, options: { version?: string } = 
   }
   return mapping;
 }
+
+/** The column a problem belongs to, when its pointer is inside one column's rule or schema. */
+function columnOf(pointer: string): { column?: string; keyIndex?: number; sourceField?: string } {
+  const t = pointer.split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (t[1] === 'source' && t[2] === 'schema' && t[3] === 'properties' && t[4] !== undefined)
+    return { sourceField: t[4] };
+  if (t[1] === 'fields' && t[2] !== undefined) return { column: t[2] };
+  if (t[1] === 'target' && t[2] === 'schema' && t[3] === 'properties' && t[4] !== undefined)
+    return { column: t[4] };
+  if (t[1] === 'target' && t[2] === 'key' && t[3] !== undefined) return { keyIndex: Number(t[3]) };
+  return {};
+}
+
+/**
+ * Every problem of a mapping file, not only the first (for `nightjar validate` and the API): after a
+ * problem inside one column's rule or schema, that column is set aside and the rest checked again, so
+ * independent mistakes show in one pass. A problem outside any column ends the search. At most `max`.
+ */
+export async function mappingProblems(file: string, max = 25): Promise<NightjarError[]> {
+  let doc: unknown;
+  try {
+    doc = parseJson(await readFile(file, 'utf8'), file);
+  } catch (err) {
+    return [err instanceof NightjarError ? err : mappingInvalid(file, '', (err as Error).message)];
+  }
+  const problems: NightjarError[] = [];
+  for (;;) {
+    try {
+      compileMapping(doc, file);
+      return problems;
+    } catch (err) {
+      if (!(err instanceof NightjarError)) throw err;
+      if (problems.some((p) => p.message === err.message)) return problems; // setting aside changed nothing
+      problems.push(err);
+      const pointer = String((err.details as { pointer?: unknown }).pointer ?? '');
+      const { column, keyIndex, sourceField } = columnOf(pointer);
+      const aside = column ?? keyIndex ?? sourceField;
+      if (problems.length >= max || aside === undefined || !isObject(doc)) return problems;
+      doc = structuredClone(doc);
+      const d = doc as Record<string, unknown>;
+      const target = isObject(d.target) ? d.target : {};
+      const schema = isObject(target.schema) ? target.schema : {};
+      if (keyIndex !== undefined && Array.isArray(target.key)) {
+        target.key = target.key.filter((_, i) => i !== keyIndex);
+      }
+      if (column !== undefined) {
+        if (isObject(d.fields)) delete d.fields[column];
+        if (isObject(schema.properties)) delete schema.properties[column];
+        if (Array.isArray(schema.required)) schema.required = schema.required.filter((c) => c !== column);
+        if (Array.isArray(target.key)) target.key = target.key.filter((c) => c !== column);
+      }
+      if (Array.isArray(target.key) && target.key.length === 0) delete target.key;
+      if (sourceField !== undefined && isObject(d.source) && isObject(d.source.schema)) {
+        const src = d.source.schema;
+        if (isObject(src.properties)) delete src.properties[sourceField]; // the field stays, unchecked
+        if (Array.isArray(src.required)) src.required = src.required.filter((f) => f !== sourceField);
+      }
+    }
+  }
+}
