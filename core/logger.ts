@@ -49,3 +49,24 @@ export function createLogger(options: { level?: string; destination?: NodeJS.Wri
     (options.destination ?? destination({ fd: 2, sync: false })) as DestinationStream,
   );
 }
+
+/**
+ * A logger for errors that can come in storms (a Redis connection retrying every few milliseconds
+ * while a Sentinel fails over): the first of each message is logged at once, repeats at most once per
+ * `everyMs` with the number left out in between.
+ */
+export function stormSafe(logger: Logger, msg: string, everyMs = 10_000): (err: unknown) => void {
+  const last = new Map<string, { at: number; skipped: number }>();
+  return (err) => {
+    const key = err instanceof Error ? err.message : String(err);
+    const now = Date.now();
+    const seen = last.get(key);
+    if (seen && now - seen.at < everyMs) {
+      seen.skipped++;
+      return;
+    }
+    if (last.size > 100) last.clear();
+    last.set(key, { at: now, skipped: 0 });
+    logger.error({ err, ...(seen?.skipped ? { repeated: seen.skipped } : {}) }, msg);
+  };
+}

@@ -6,7 +6,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { classify, errorText } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
-import type { Logger } from '../core/logger.js';
+import { stormSafe, type Logger } from '../core/logger.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
@@ -200,7 +200,7 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     stalledInterval: lockMs,
     autorun: true,
   });
-  worker.on('error', (err) => logger.error({ err }, 'worker error'));
+  worker.on('error', stormSafe(logger, 'worker error'));
   // The lock could not be renewed (e.g. the event loop or the process was frozen): another worker may
   // take the batch over. Stop early; the ledger's fence keeps this attempt from publishing anyway.
   worker.on('lockRenewalFailed', (ids) => {

@@ -13,7 +13,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { Ledger } from '../core/contracts.js';
 import type { RunStatus } from '../core/ledger/runs.ledger.js';
-import type { Logger } from '../core/logger.js';
+import { stormSafe, type Logger } from '../core/logger.js';
 import { listInputs } from '../core/pipeline/inputs.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import {
@@ -236,7 +236,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     (job, token) => (job.name === 'finish' ? finish(job, token) : scan(job, token)),
     { connection, prefix, concurrency: 4, autorun: true },
   );
-  worker.on('error', (err) => logger.error({ err }, 'run worker error'));
+  worker.on('error', stormSafe(logger, 'run worker error'));
   worker.on('failed', (job, err) => {
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
     logger.error({ err, runId: job.data.runId }, 'run step failed for good');
