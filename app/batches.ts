@@ -214,32 +214,71 @@ function outcomeOf(
 /** A batch as listed across stores: its ledger record and the store it is in (redacted URL). */
 export type ListedBatch = BatchRecord & { readonly store: string };
 
-/** Batches from every store, newest first. */
+/** A page of batches across stores and where the next page starts (`null`: this was the last). */
+export interface BatchPage {
+  readonly batches: ListedBatch[];
+  readonly next: string | null;
+  readonly skipped: readonly SkippedJob[];
+}
+
+/** An opaque cursor: the created-at and id of the last batch of a page. */
+export function batchCursor(b: Pick<BatchRecord, 'createdAt' | 'batchId'>): string {
+  return Buffer.from(JSON.stringify([b.createdAt.toISOString(), b.batchId])).toString('base64url');
+}
+
+function parseCursor(cursor: string): { createdAt: Date; batchId: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    const createdAt = new Date(String(at));
+    if (typeof id === 'string' && !Number.isNaN(createdAt.getTime())) return { createdAt, batchId: id };
+  } catch {
+    // fall through
+  }
+  throw new NightjarError('CONFIG_INVALID', 'the cursor is not one this server handed out');
+}
+
+/** Batches from every store, newest first, a page at a time. */
 export async function listBatches(
   ctx: AppContext,
-  filter: { job?: string; limit?: number } = {},
-): Promise<{ batches: ListedBatch[]; skipped: readonly SkippedJob[] }> {
+  filter: { job?: string; status?: BatchRecord['status']; limit?: number; cursor?: string } = {},
+): Promise<BatchPage> {
   const limit = filter.limit ?? 50;
+  const before = filter.cursor ? parseCursor(filter.cursor) : undefined;
   const { stores, skipped } = await ledgersOf(ctx);
   const all = (
     await Promise.all(
       stores.map(async (s) =>
-        (await s.ledger.list({ ...(filter.job ? { job: filter.job } : {}), limit })).map(
-          (b): ListedBatch => ({ ...b, store: s.url }),
-        ),
+        (
+          await s.ledger.list({
+            ...(filter.job ? { job: filter.job } : {}),
+            ...(filter.status ? { status: filter.status } : {}),
+            ...(before ? { before } : {}),
+            limit: limit + 1,
+          })
+        ).map((b): ListedBatch => ({ ...b, store: s.url })),
       ),
     )
   ).flat();
-  return {
-    batches: all.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime()).slice(0, limit),
-    skipped,
-  };
+  all.sort(
+    (a, b) =>
+      b.createdAt.getTime() - a.createdAt.getTime() ||
+      (a.batchId < b.batchId ? 1 : a.batchId > b.batchId ? -1 : 0),
+  );
+  const page = all.slice(0, limit);
+  const last = page.at(-1);
+  return { batches: page, next: all.length > limit && last ? batchCursor(last) : null, skipped };
 }
 
-export async function listRejects(ctx: AppContext, batchId: string, limit = 100): Promise<Reject[]> {
+/** Rejects of a batch in line order, a page at a time (`afterLine`: the last line of the previous page). */
+export async function listRejects(
+  ctx: AppContext,
+  batchId: string,
+  limit = 100,
+  afterLine?: number,
+): Promise<Reject[]> {
   const found = await findBatch(ctx, batchId);
-  if (!found) throw new NightjarError('CONFIG_INVALID', `no batch ${batchId} in any job's ledger`);
-  return found.ledger.rejects(batchId, limit);
+  if (!found) throw new NightjarError('NOT_FOUND', `no batch ${batchId} in any job's ledger`);
+  return found.ledger.rejects(batchId, limit, afterLine);
 }
 
 export interface RerunResult {
@@ -258,8 +297,7 @@ export async function rerunBatch(ctx: AppContext, batchId: string, by: string): 
     const existing = await q.batches.getJob(batchId);
     const found = await findBatch(ctx, batchId);
     const job = ctx.jobs.find((j) => j.name === (existing?.data.job ?? found?.record.job));
-    if (!job)
-      throw new NightjarError('CONFIG_INVALID', `no batch ${batchId} in the queue or in any job's ledger`);
+    if (!job) throw new NightjarError('NOT_FOUND', `no batch ${batchId} in the queue or in any job's ledger`);
     const action = await requeueBatch(q.batches, job, batchId, {
       input: found?.record.sourceName,
       extract: isRecordSource(job.source.connector),

@@ -63,7 +63,7 @@ export async function listDeadLetters(
 export async function showDeadLetter(ctx: AppContext, id: string): Promise<DeadLetterDetail> {
   return withQueues(ctx, async (q) => {
     const j = await q.dead.getJob(id);
-    if (!j) throw new NightjarError('CONFIG_INVALID', `no dead letter ${id} (see \`nightjar dlq list\`)`);
+    if (!j) throw new NightjarError('NOT_FOUND', `no dead letter ${id} (see \`nightjar dlq list\`)`);
     const letter = toLetter(id, j.data);
     const job = ctx.jobs.find((x) => x.name === letter.job);
     const ledger = job ? (await ctx.sinks.get(job).catch(() => undefined))?.ledger : undefined;
@@ -89,8 +89,7 @@ export interface ReplayResult {
 export async function replayDeadLetter(ctx: AppContext, id: string, by: string): Promise<ReplayResult> {
   return withQueues(ctx, async (q) => {
     const letter = await q.dead.getJob(id);
-    if (!letter)
-      throw new NightjarError('CONFIG_INVALID', `no dead letter ${id} (see \`nightjar dlq list\`)`);
+    if (!letter) throw new NightjarError('NOT_FOUND', `no dead letter ${id} (see \`nightjar dlq list\`)`);
     const d = letter.data;
     const job = jobNamed(ctx, d.job);
     const ledger = (await ctx.sinks.get(job)).ledger;
@@ -160,8 +159,7 @@ export async function dropDeadLetter(
 ): Promise<{ id: string; by: string; at: string }> {
   return withQueues(ctx, async (q) => {
     const letter = await q.dead.getJob(id);
-    if (!letter)
-      throw new NightjarError('CONFIG_INVALID', `no dead letter ${id} (see \`nightjar dlq list\`)`);
+    if (!letter) throw new NightjarError('NOT_FOUND', `no dead letter ${id} (see \`nightjar dlq list\`)`);
     const d = letter.data;
     const at = nowOf(ctx);
     const job = ctx.jobs.find((j) => j.name === d.job);

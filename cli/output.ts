@@ -2,8 +2,6 @@
  * Printing for people and scripts: aligned tables that never cut what matters, output written in
  * chunks (a 1M-row result is never one string), and a quiet exit when the reader goes away (`| head`).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 
 export interface TableOptions {
   /** Columns, in order. @defaultValue the keys of the first row */
@@ -137,21 +135,4 @@ export function quietOnClosedStdout(stream: NodeJS.WriteStream = process.stdout)
   });
 }
 
-/** The version in nightjar's package.json (found from here both in `cli/` and in `dist/cli/`). */
-export function packageVersion(from: string = import.meta.dirname): string {
-  let dir = from;
-  for (;;) {
-    try {
-      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'nightjar' && pkg.version) return pkg.version;
-    } catch {
-      // no package.json here: look further up
-    }
-    const up = path.dirname(dir);
-    if (up === dir) return 'unknown';
-    dir = up;
-  }
-}
+export { packageVersion } from '../core/version.js';

@@ -413,6 +413,13 @@ export interface BatchRecord {
   readonly finishedAt: Date | null;
 }
 
+export interface BatchFilter {
+  readonly job?: string;
+  readonly status?: BatchStatus;
+  readonly limit?: number;
+  readonly before?: { readonly createdAt: Date; readonly batchId: string };
+}
+
 /** The outcome of `Ledger.claim()`. */
 export type Claim =
   | { readonly kind: 'claimed'; readonly fence: number }
@@ -454,8 +461,10 @@ export interface Ledger {
       rejects?: readonly Reject[];
     },
   ): Promise<boolean>;
-  list(filter?: { job?: string; limit?: number }): Promise<BatchRecord[]>;
-  rejects(batchId: string, limit?: number): Promise<Reject[]>;
+  /** Newest first; `before` continues a listing after its last row (keyset: created at, then id). */
+  list(filter?: BatchFilter): Promise<BatchRecord[]>;
+  /** Rejects in line order; `afterLine` continues a listing after its last line. */
+  rejects(batchId: string, limit?: number, afterLine?: number): Promise<Reject[]>;
   /** Runs and the operators' audit trail (`nightjar_runs`, `nightjar_audit`), where the store keeps them. */
   readonly runs?: RunLedger;
   /** The job's committed extract cursor (`nightjar_cursors`), `null` when it never published a window. */

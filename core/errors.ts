@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   UNAUTHENTICATED: { retryable: false, summary: 'the request carries no valid credentials' },
   FORBIDDEN: { retryable: false, summary: 'the caller is authenticated but its role does not allow this' },
   NOT_FOUND: { retryable: false, summary: 'no such job, run, batch or dead letter' },
+  REQUEST_INVALID: { retryable: false, summary: 'the request does not match what the API accepts' },
   RATE_LIMITED: { retryable: true, summary: 'too many requests from this caller; wait and try again' },
   INTERNAL: { retryable: true, summary: 'an unexpected error' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
@@ -97,6 +98,7 @@ export const REMEDIES = {
   UNAUTHENTICATED: 'fix-setup',
   FORBIDDEN: 'fix-setup',
   NOT_FOUND: 'fix-setup',
+  REQUEST_INVALID: 'fix-setup',
   RATE_LIMITED: 'rerun',
   INTERNAL: 'rerun',
 } as const satisfies Record<ErrorCode, Remedy>;

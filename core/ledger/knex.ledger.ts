@@ -315,15 +315,30 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       if (!(await exists())) return [];
       let q = knex(BATCHES)
         .select('*')
-        .orderBy('created_at', 'desc')
+        .orderBy([
+          { column: 'created_at', order: 'desc' },
+          { column: 'batch_id', order: 'desc' },
+        ])
         .limit(filter.limit ?? 50);
       if (filter.job) q = q.where({ job: filter.job });
+      if (filter.status) q = q.where({ status: filter.status });
+      const before = filter.before;
+      if (before) {
+        const at = dialect === 'sqlite' ? before.createdAt.toISOString() : before.createdAt;
+        q = q.where((w) => {
+          void w.where('created_at', '<', at).orWhere((x) => {
+            void x.where('created_at', '=', at).andWhere('batch_id', '<', before.batchId);
+          });
+        });
+      }
       return ((await q) as Row[]).map(toRecord);
     },
 
-    async rejects(batchId, limit = 1000) {
+    async rejects(batchId, limit = 1000, afterLine) {
       if (!(await exists())) return [];
-      const rows = (await knex(REJECTS).where({ batch_id: batchId }).orderBy('line').limit(limit)) as Row[];
+      let q = knex(REJECTS).where({ batch_id: batchId });
+      if (afterLine !== undefined) q = q.andWhere('line', '>', afterLine);
+      const rows = (await q.orderBy('line').limit(limit)) as Row[];
       return rows.map((r) => ({
         line: Number(r.line),
         raw: String(r.raw),

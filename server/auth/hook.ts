@@ -1,0 +1,63 @@
+/**
+ * One `onRequest` hook authenticates every request and checks its role: the route says which role it
+ * needs (`config.role`, `'public'` for probes and the API document); Bull Board's own routes need a
+ * viewer to read and an operator to change anything. The first authenticator that recognises the
+ * request decides; none → 401, too small a role → 403. Cookie sessions pass the CSRF check on writes.
+ */
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { NightjarError } from '../../core/errors.js';
+import { hasRole, type Authenticator, type Principal, type Role } from './principal.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+  interface FastifyContextConfig {
+    /** Least role a route needs; `public`: no credentials. @defaultValue viewer (operator for writes) */
+    role?: 'public' | Role;
+  }
+}
+
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface AuthHookOptions {
+  readonly authenticators: readonly Authenticator[];
+  readonly csrfCheck?: (request: FastifyRequest) => void | Promise<void>;
+}
+
+export function neededRole(request: FastifyRequest): 'public' | Role {
+  const declared = request.routeOptions.config?.role;
+  if (declared) return declared;
+  return SAFE.has(request.method) ? 'viewer' : 'operator';
+}
+
+export function registerAuth(app: FastifyInstance, options: AuthHookOptions): void {
+  app.addHook('onRequest', async (request) => {
+    const needed = neededRole(request);
+    if (needed === 'public') return;
+    let principal: Principal | null = null;
+    for (const a of options.authenticators) {
+      principal = await a.authenticate(request);
+      if (principal) break;
+    }
+    if (!principal)
+      throw new NightjarError(
+        'UNAUTHENTICATED',
+        'credentials required (bearer token, client certificate or login)',
+      );
+    if (principal.via === 'session' && !SAFE.has(request.method)) await options.csrfCheck?.(request);
+    if (!hasRole(principal, needed)) {
+      throw new NightjarError(
+        'FORBIDDEN',
+        `${principal.name ?? principal.id} has role(s) ${principal.roles.join(', ') || 'none'}; this needs ${needed}`,
+      );
+    }
+    request.principal = principal;
+  });
+}
+
+/** The principal of an authenticated request (routes behind the hook). */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new NightjarError('UNAUTHENTICATED', 'not authenticated');
+  return request.principal;
+}
