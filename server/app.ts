@@ -7,11 +7,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import Fastify, {
-  type FastifyInstance,
-  type FastifyPluginAsync,
-  type FastifyRequest,
-} from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import type { AppContext } from '../app/context.js';
 import { openQueues } from '../app/context.js';
 import { packageVersion } from '../core/version.js';
@@ -30,6 +26,13 @@ import { jobRoutes } from './routes/jobs.js';
 import { runRoutes } from './routes/runs.js';
 import { SHARED_SCHEMAS } from './schemas.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, with the role its config names (`''`: by method). */
+    readonly nightjarRoutes: readonly { method: string; url: string; role: string }[];
+  }
+}
+
 export interface ServerOptions {
   readonly ctx: AppContext;
   readonly config: ServerConfig;
@@ -42,6 +45,8 @@ export interface ServerOptions {
   readonly csrfCheck?: (request: FastifyRequest) => void | Promise<void>;
   /** No credentials needed: every caller is an operator. Only for a server bound to 127.0.0.1. */
   readonly insecureLocal?: boolean;
+  /** Mount Bull Board (opens the queues). @defaultValue true */
+  readonly board?: boolean;
   /** Prometheus text for `/metrics`, when the process keeps metrics. */
   readonly metrics?: () => Promise<{ contentType: string; body: string }>;
 }
@@ -65,6 +70,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       : {}),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, useDefaults: true } },
   }) as unknown as FastifyInstance;
+  // The route table, for tests that check every route (e.g. none answers without credentials).
+  const routes: { method: string; url: string; role: string }[] = [];
+  app.decorate('nightjarRoutes', routes);
+  app.addHook('onRoute', (r) => {
+    if (r.url === '/docs' || r.url.startsWith('/docs/')) r.config = { ...r.config, role: 'public' };
+    for (const m of [r.method].flat()) routes.push({ method: m, url: r.url, role: r.config?.role ?? '' });
+  });
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.addSchema(PROBLEM_SCHEMA);
@@ -147,16 +159,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
-  app.addHook('onRoute', (route) => {
-    if (route.url === '/docs' || route.url.startsWith('/docs/'))
-      route.config = { ...route.config, role: 'public' };
-  });
   app.get('/openapi.json', { config: { role: 'public' }, schema: { hide: true } }, async () => app.swagger());
 
   for (const p of options.plugins ?? []) await app.register(p);
 
-  const queues = openQueues(ctx);
-  app.addHook('onClose', async () => queues.close());
   await app.register(healthRoutes(ctx));
   await app.register(
     async (api) => {
@@ -178,6 +184,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       },
     );
   }
-  await registerBoard(app, ctx, queues);
+  if (options.board !== false) {
+    const queues = openQueues(ctx);
+    app.addHook('onClose', async () => queues.close());
+    await registerBoard(app, ctx, queues);
+  }
   return app;
 }

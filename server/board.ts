@@ -10,10 +10,11 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext, Queues } from '../app/context.js';
 import { rerunBatch } from '../app/batches.js';
-import { NightjarError } from '../core/errors.js';
+import { NightjarError, isNightjarError } from '../core/errors.js';
+import { sendProblem } from './problem.js';
 import { BATCH_QUEUE } from '../workers/queue.js';
 import { hasRole } from './auth/principal.js';
 import { principalOf } from './auth/hook.js';
@@ -113,8 +114,17 @@ export async function registerBoard(app: FastifyInstance, ctx: AppContext, q: Qu
 
   // Writes on the boards: role checks, and batch retries through the safe path.
   app.addHook('preHandler', async (req: FastifyRequest, reply) => {
+    try {
+      return await boardWrite(req, reply);
+    } catch (err) {
+      if (!isNightjarError(err)) throw err;
+      return sendProblem(reply, req, err);
+    }
+  });
+
+  async function boardWrite(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
     const path = req.url.split('?')[0] ?? '';
-    if (!path.startsWith('/board/') || req.method === 'GET' || req.method === 'HEAD') return;
+    if (!path.startsWith('/board/') || req.method === 'GET' || req.method === 'HEAD') return undefined;
     const p = principalOf(req);
     if (path.startsWith('/board/view/'))
       throw new NightjarError('FORBIDDEN', 'the read-only board changes nothing');
@@ -122,7 +132,7 @@ export async function registerBoard(app: FastifyInstance, ctx: AppContext, q: Qu
       throw new NightjarError('FORBIDDEN', `${req.method} ${path} on the board needs the admin role`);
     const one = new RegExp(`^/board/ops/api/queues/${BATCH_QUEUE}/([^/]+)/retry$`).exec(path);
     const all = new RegExp(`^/board/ops/api/queues/${BATCH_QUEUE}/retry/failed$`).exec(path);
-    if (!one && !all) return;
+    if (!one && !all) return undefined;
     const ids = one
       ? [decodeURIComponent(one[1]!)]
       : (await q.batches.getJobs(['failed'], 0, 999)).map((j) => j.id).filter((id): id is string => !!id);
@@ -132,5 +142,5 @@ export async function registerBoard(app: FastifyInstance, ctx: AppContext, q: Qu
     }
     req.log.info({ by: p.id, batches: ids }, 'board retry through rerun');
     return reply.code(200).send({});
-  });
+  }
 }

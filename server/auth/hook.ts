@@ -5,7 +5,8 @@
  * request decides; none → 401, too small a role → 403. Cookie sessions pass the CSRF check on writes.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { NightjarError } from '../../core/errors.js';
+import { NightjarError, isNightjarError } from '../../core/errors.js';
+import { sendProblem } from '../problem.js';
 import { hasRole, type Authenticator, type Principal, type Role } from './principal.js';
 
 declare module 'fastify' {
@@ -32,7 +33,18 @@ export function neededRole(request: FastifyRequest): 'public' | Role {
 }
 
 export function registerAuth(app: FastifyInstance, options: AuthHookOptions): void {
-  app.addHook('onRequest', async (request) => {
+  // Answered here rather than thrown: plugins with error handlers of their own (Bull Board's) would
+  // turn a thrown 401 into their 500.
+  app.addHook('onRequest', async (request, reply) => {
+    try {
+      await authenticate(request);
+    } catch (err) {
+      if (!isNightjarError(err)) throw err;
+      return sendProblem(reply, request, err);
+    }
+  });
+
+  async function authenticate(request: FastifyRequest): Promise<void> {
     const needed = neededRole(request);
     if (needed === 'public') return;
     let principal: Principal | null = null;
@@ -53,7 +65,7 @@ export function registerAuth(app: FastifyInstance, options: AuthHookOptions): vo
       );
     }
     request.principal = principal;
-  });
+  }
 }
 
 /** The principal of an authenticated request (routes behind the hook). */
