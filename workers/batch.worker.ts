@@ -7,6 +7,7 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { classify, errorText } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
 import { stormSafe, type Logger } from '../core/logger.js';
+import type { BatchOutcomeLabel, Metrics } from '../core/observe/metrics.js';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { createJobRuntime, SinkPool, type JobRuntime } from '../core/pipeline/job-runtime.js';
 import { runBatch, type BatchSummary } from '../core/pipeline/run-batch.js';
@@ -30,6 +31,8 @@ export interface BatchWorkerOptions {
    */
   readonly lockMs?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** Where batch outcomes are counted (Prometheus). */
+  readonly metrics?: Metrics;
 }
 
 export interface BatchWorker {
@@ -132,8 +135,17 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     const abort = new AbortController();
     running.set(job.id ?? data.batchId, abort);
     const board = batchBoard(job);
+    const began = Date.now();
+    const observe = (outcome: BatchOutcomeLabel, summary?: BatchSummary): void =>
+      options.metrics?.batchFinished({
+        job: data.job,
+        outcome,
+        durationMs: Date.now() - began,
+        ...(summary ? { counts: summary } : {}),
+      });
+    options.metrics?.busy(1);
     try {
-      return await runBatch(rt, data, {
+      const summary = await runBatch(rt, data, {
         attempt,
         final,
         signal: abort.signal,
@@ -141,11 +153,14 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
         onProgress: board.onProgress,
         onStage: board.onStage,
       });
+      observe(summary.alreadyPublished ? 'unchanged' : summary.status, summary);
+      return summary;
     } catch (thrown) {
       const err = classify(thrown);
       board.log(`attempt ${attempt} failed: ${err.code}`);
       if (err.code === 'OWNERSHIP_LOST' || abort.signal.reason === 'lock-lost') {
         // Another worker owns the batch now; this attempt ends without a trace in the queue or ledger.
+        observe('ownership-lost');
         throw new Error(`OWNERSHIP_LOST: ${err.message}`);
       }
       if (abort.signal.aborted && token) {
@@ -180,10 +195,13 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
           { job: data.job, batchId: data.batchId, code: err.code },
           'batch moved to the dead-letter queue',
         );
+        observe('dead');
         throw new UnrecoverableError(`${err.code}: ${err.message}`);
       }
+      observe('retry');
       throw new Error(`${err.code}: ${err.message}`);
     } finally {
+      options.metrics?.busy(-1);
       running.delete(job.id ?? data.batchId);
       release(rt);
       await releaseSlot?.();

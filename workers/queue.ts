@@ -305,3 +305,35 @@ export async function enqueueBatch(
     jobOptions(job, data.batchId),
   );
 }
+
+/** Job counts by state of the batch, run and dead-letter queues (for metrics); close when done. */
+export function queueDepths(
+  connection: RedisClient,
+  prefix: string,
+): { read(): Promise<Record<string, Record<string, number>>>; close(): Promise<void> } {
+  const queues = [
+    createBatchQueue(connection, prefix),
+    createRunQueue(connection, prefix),
+    createDeadLetterQueue(connection, prefix),
+  ];
+  return {
+    async read() {
+      const out: Record<string, Record<string, number>> = {};
+      for (const q of queues) {
+        out[q.name] = await q.getJobCounts(
+          'waiting',
+          'active',
+          'delayed',
+          'failed',
+          'completed',
+          'prioritized',
+          'waiting-children',
+        );
+      }
+      return out;
+    },
+    async close() {
+      await Promise.allSettled(queues.map((q) => q.close()));
+    },
+  };
+}

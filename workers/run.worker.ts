@@ -14,6 +14,7 @@ import type { JobDefinition } from '../core/config/load-job.js';
 import type { Ledger } from '../core/contracts.js';
 import type { RunStatus } from '../core/ledger/runs.ledger.js';
 import { stormSafe, type Logger } from '../core/logger.js';
+import type { Metrics } from '../core/observe/metrics.js';
 import { listInputs } from '../core/pipeline/inputs.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import {
@@ -39,6 +40,8 @@ export interface RunWorkerOptions {
   /** How often a run waiting for its input looks again (and a `finish` waits for batches another run queued). @defaultValue 30000 */
   readonly pollMs?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** Where run outcomes are counted (Prometheus). */
+  readonly metrics?: Metrics;
 }
 
 export interface RunWorker {
@@ -118,6 +121,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       const counts = { batchesTotal: 0, batchesSucceeded: 0, batchesFailed: 0, rowsLoaded: 0 };
       if (deadline === undefined) {
         await ledger.runs.finish(d.runId, 'succeeded', counts);
+        options.metrics?.runFinished(d.job, 'succeeded');
         log.info('run found no input; nothing to do');
         return { runId: d.runId, status: 'succeeded', batches: 0 };
       }
@@ -125,6 +129,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
         typeof def.source.pattern === 'string' ? `, pattern ${def.source.pattern}` : ''
       })`;
       await ledger.runs.finish(d.runId, 'missing', { ...counts, error });
+      options.metrics?.runFinished(d.job, 'missing');
       await dead.add(
         d.job,
         {
@@ -227,6 +232,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       rowsLoaded: rows,
       ...(errors.length > 0 ? { error: errors.join('\n').slice(0, 4000) } : {}),
     });
+    options.metrics?.runFinished(d.job, status);
     logger.info({ job: d.job, runId: d.runId, status, ok, failed }, `run ${status}`);
     return { runId: d.runId, status, batches: ids.length };
   }

@@ -2,7 +2,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { NightjarError } from '../../core/errors.js';
+import { createMetrics } from '../../core/observe/metrics.js';
 import { buildServer } from '../../server/app.js';
+import { queueDepths } from '../../workers/queue.js';
 import { readServerConfig } from '../../server/config.js';
 import { cliLogger, jobsDir, loadAllJobs, openApp, type GlobalOptions } from '../context.js';
 
@@ -41,7 +43,16 @@ export function registerServeCommand(program: Command): void {
       }
       const jobs = await loadAllJobs(jobsDir(global));
       const { ctx, close } = await openApp(jobs, { readOnly: false });
-      const app = await buildServer({ ctx, config, logger, insecureLocal: opts.insecureLocal });
+      const metrics = createMetrics();
+      const depths = queueDepths(ctx.redis, ctx.prefix);
+      metrics.watchQueues(() => depths.read());
+      const app = await buildServer({
+        ctx,
+        config,
+        logger,
+        insecureLocal: opts.insecureLocal,
+        metrics: () => metrics.render(),
+      });
       if (opts.insecureLocal) {
         logger.warn('--insecure-local: NO AUTHENTICATION, every caller on this machine is an operator');
       }
@@ -55,6 +66,7 @@ export function registerServeCommand(program: Command): void {
         process.once('SIGINT', stop);
       });
       await app.close();
+      await depths.close();
       await close();
     });
 }

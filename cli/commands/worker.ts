@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { createBatchWorker } from '../../workers/batch.worker.js';
 import { createConfigReloader } from '../../workers/config-reload.js';
 import { createRunWorker } from '../../workers/run.worker.js';
+import { queueDepths } from '../../workers/queue.js';
+import { createMetrics, serveMetrics } from '../../core/observe/metrics.js';
 import { cliLogger, connectRedis, jobsDir, loadAllJobs, type GlobalOptions } from '../context.js';
 
 export function registerWorkerCommand(program: Command): void {
@@ -23,13 +25,36 @@ export function registerWorkerCommand(program: Command): void {
       30_000,
     )
     .option('--no-watch', 'reload job, mapping and lookup files on SIGHUP only, not when they change')
+    .option('--metrics-port <n>', 'serve Prometheus metrics on this port (GET /metrics)', (v) =>
+      Number.parseInt(v, 10),
+    )
+    .option('--metrics-host <host>', 'address of the metrics endpoint', '127.0.0.1')
     .action(
-      async (opts: { concurrency: number; grace: number; runPoll: number; watch: boolean }, cmd: Command) => {
+      async (
+        opts: {
+          concurrency: number;
+          grace: number;
+          runPoll: number;
+          watch: boolean;
+          metricsPort?: number;
+          metricsHost: string;
+        },
+        cmd: Command,
+      ) => {
         const global = cmd.optsWithGlobals<GlobalOptions>();
         const logger = cliLogger();
         const jobs = await loadAllJobs(jobsDir(global)); // fails fast, naming file and field
         const { redis, prefix } = await connectRedis();
+        const metrics = opts.metricsPort !== undefined ? createMetrics() : undefined;
+        const depths = metrics ? queueDepths(redis, prefix) : undefined;
+        if (metrics && depths) metrics.watchQueues(() => depths.read());
+        const endpoint =
+          metrics && opts.metricsPort !== undefined
+            ? await serveMetrics(metrics, opts.metricsHost, opts.metricsPort)
+            : undefined;
+        if (endpoint) logger.info({ port: endpoint.port }, 'metrics on /metrics');
         const w = await createBatchWorker({
+          ...(metrics ? { metrics } : {}),
           jobs,
           connection: redis,
           prefix,
@@ -38,7 +63,14 @@ export function registerWorkerCommand(program: Command): void {
           shutdownGraceMs: opts.grace,
         });
         // Runs (scan, wait for late inputs, finish from the batches' outcomes) are light: every worker takes them.
-        const runs = createRunWorker({ jobs, connection: redis, prefix, logger, pollMs: opts.runPoll });
+        const runs = createRunWorker({
+          jobs,
+          connection: redis,
+          prefix,
+          logger,
+          pollMs: opts.runPoll,
+          ...(metrics ? { metrics } : {}),
+        });
         // New or changed job, mapping and lookup files: validated as at start; a bad one is refused and
         // its job keeps the old definition. Runtimes swap between batches.
         const reloader = createConfigReloader({
@@ -56,7 +88,11 @@ export function registerWorkerCommand(program: Command): void {
           reloader.reload('SIGHUP').catch((err: unknown) => logger.error({ err }, 'config reload failed'));
         });
         logger.info({ jobs: jobs.map((j) => j.name), prefix, concurrency: opts.concurrency }, 'worker ready');
-        process.stderr.write(`nightjar worker ready: ${jobs.length} job(s), queue prefix "${prefix}"\n`);
+        process.stderr.write(
+          `nightjar worker ready: ${jobs.length} job(s), queue prefix "${prefix}"` +
+            (endpoint ? `, metrics on http://${opts.metricsHost}:${endpoint.port}/metrics` : '') +
+            '\n',
+        );
         await new Promise<void>((resolve) => {
           let stopping = false;
           const stop = (signal: string): void => {
@@ -79,6 +115,8 @@ export function registerWorkerCommand(program: Command): void {
           process.on('SIGTERM', () => stop('SIGTERM'));
           process.on('SIGINT', () => stop('SIGINT'));
         });
+        await endpoint?.close();
+        await depths?.close();
         redis.disconnect();
         logger.info('worker stopped');
       },
