@@ -1,4 +1,4 @@
-# nightjar worker/scheduler image. Build: docker build -t nightjar .
+# nightjar image (worker, scheduler, server). Build: docker build -t nightjar .
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -8,6 +8,8 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY core ./core
 COPY connectors ./connectors
 COPY workers ./workers
+COPY app ./app
+COPY server ./server
 COPY cli ./cli
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev --no-audit --no-fund
 
@@ -18,6 +20,9 @@ COPY --from=build /app /app
 COPY jobs ./jobs
 COPY mappings ./mappings
 COPY schemas ./schemas
+COPY docs/openapi.json ./docs/openapi.json
+# The embedded SQLite default writes data/; reject spools and staging use the OS temp folder.
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 ENTRYPOINT ["node", "bin/nightjar.js"]
 CMD ["worker"]
