@@ -21,7 +21,9 @@ describe('docs/openapi.json', () => {
     for (const [p, ops] of Object.entries(doc.paths)) {
       if (!p.startsWith('/api/v1/')) continue;
       for (const [method, op] of Object.entries(ops)) {
-        expect(Object.keys(op.responses), `${method} ${p}`).toEqual(expect.arrayContaining(['401', '403', '429']));
+        expect(Object.keys(op.responses), `${method} ${p}`).toEqual(
+          expect.arrayContaining(['401', '403', '429']),
+        );
       }
     }
   });
