@@ -4,6 +4,7 @@
  *
  * Hot-path rule: records travel in chunks of arrays (never one object or one promise per record).
  */
+import type { BatchEventData, Emission, EventSpec, OutboxStore } from './events/outbox.js';
 import type { Readable } from 'node:stream';
 import type { RunLedger } from './ledger/runs.ledger.js';
 
@@ -323,6 +324,8 @@ export interface PublishRequest {
    * transaction, after the ownership check (compare-and-set against `base`, see `core/ledger/cursor-store.ts`).
    */
   readonly cursor?: Pick<ExtractWindow, 'base' | 'to'>;
+  /** The job's events: a `batch.published` event (with the final counts) goes into the outbox in the publish transaction. */
+  readonly events?: { readonly spec: EventSpec; readonly data: Omit<BatchEventData, 'counts'> };
 }
 
 /**
@@ -459,6 +462,8 @@ export interface Ledger {
       input?: InputIdentity | null;
       counts?: BatchCounts;
       rejects?: readonly Reject[];
+      /** The outcome's event, written to the outbox in the same transaction. */
+      events?: Emission;
     },
   ): Promise<boolean>;
   /** Newest first; `before` continues a listing after its last row (keyset: created at, then id). */
@@ -467,6 +472,8 @@ export interface Ledger {
   rejects(batchId: string, limit?: number, afterLine?: number): Promise<Reject[]>;
   /** Runs and the operators' audit trail (`nightjar_runs`, `nightjar_audit`), where the store keeps them. */
   readonly runs?: RunLedger;
+  /** Outcome events waiting to be delivered (`nightjar_outbox`), where the store keeps them. */
+  readonly outbox?: OutboxStore;
   /** The job's committed extract cursor (`nightjar_cursors`), `null` when it never published a window. */
   cursor(job: string): Promise<ExtractCursor | null>;
 }

@@ -9,6 +9,8 @@
  *   the run's status and counts to `nightjar_runs`.
  */
 import { createSystemGate } from './system-limits.js';
+import { emission, runEvent, type Emission } from '../core/events/outbox.js';
+import { eventSpecFor } from '../core/events/spec.js';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { JobDefinition } from '../core/config/load-job.js';
 import type { Ledger } from '../core/contracts.js';
@@ -82,6 +84,24 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     throw new DelayedError();
   };
 
+  /** The run's outcome event, for the outbox (undefined when the job's events go nowhere). */
+  function runEmission(
+    def: JobDefinition,
+    d: Pick<RunJobData, 'job' | 'runId' | 'businessDate'>,
+    status: Exclude<RunStatus, 'running'>,
+    o: {
+      batchesTotal: number;
+      batchesSucceeded: number;
+      batchesFailed: number;
+      rowsLoaded: number;
+      error?: string;
+    },
+  ): Emission | undefined {
+    return emission(eventSpecFor(def, options.env), (s) =>
+      runEvent(s, `run.${status}`, { job: d.job, runId: d.runId, businessDate: d.businessDate, ...o }),
+    );
+  }
+
   async function scan(job: Job<RunJobData>, token?: string): Promise<RunOutcome> {
     const d = job.data;
     const def = jobs.get(d.job);
@@ -120,7 +140,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       }
       const counts = { batchesTotal: 0, batchesSucceeded: 0, batchesFailed: 0, rowsLoaded: 0 };
       if (deadline === undefined) {
-        await ledger.runs.finish(d.runId, 'succeeded', counts);
+        await ledger.runs.finish(d.runId, 'succeeded', counts, runEmission(def, d, 'succeeded', counts));
         options.metrics?.runFinished(d.job, 'succeeded');
         log.info('run found no input; nothing to do');
         return { runId: d.runId, status: 'succeeded', batches: 0 };
@@ -128,7 +148,12 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       const error = `no input for ${d.businessDate} by ${d.arrivalBy} (source ${String(def.source.connector)}${
         typeof def.source.pattern === 'string' ? `, pattern ${def.source.pattern}` : ''
       })`;
-      await ledger.runs.finish(d.runId, 'missing', { ...counts, error });
+      await ledger.runs.finish(
+        d.runId,
+        'missing',
+        { ...counts, error },
+        runEmission(def, d, 'missing', { ...counts, error }),
+      );
       options.metrics?.runFinished(d.job, 'missing');
       await dead.add(
         d.job,
@@ -225,13 +250,14 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
       errors.push(`${id}: ${rec?.error ?? bull?.failedReason ?? rec?.status ?? 'no outcome'}`);
     }
     const status: RunStatus = failed === 0 ? 'succeeded' : ok === 0 ? 'failed' : 'partial';
-    await ledger.runs.finish(d.runId, status, {
+    const outcome = {
       batchesTotal: ids.length,
       batchesSucceeded: ok,
       batchesFailed: failed,
       rowsLoaded: rows,
       ...(errors.length > 0 ? { error: errors.join('\n').slice(0, 4000) } : {}),
-    });
+    };
+    await ledger.runs.finish(d.runId, status, outcome, runEmission(def, d, status, outcome));
     options.metrics?.runFinished(d.job, status);
     logger.info({ job: d.job, runId: d.runId, status, ok, failed }, `run ${status}`);
     return { runId: d.runId, status, batches: ids.length };
@@ -250,15 +276,21 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
     const def = jobs.get(job.data.job);
     if (def) {
       ledgerOf(def)
-        .then((l) =>
-          l.runs.finish(job.data.runId, 'failed', {
+        .then((l) => {
+          const failed = {
             batchesTotal: job.data.batchIds?.length ?? 0,
             batchesSucceeded: 0,
             batchesFailed: 0,
             rowsLoaded: 0,
             error: `${job.name}: ${err.message}`.slice(0, 4000),
-          }),
-        )
+          };
+          return l.runs.finish(
+            job.data.runId,
+            'failed',
+            failed,
+            runEmission(def, job.data, 'failed', failed),
+          );
+        })
         .catch((e: unknown) =>
           logger.error({ err: e, runId: job.data.runId }, 'could not record the failed run'),
         );

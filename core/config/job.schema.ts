@@ -121,6 +121,46 @@ export const jobSchema = {
         },
       },
     },
+    events: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'Where this job’s outcome events go besides the deployment’s broker.',
+      properties: {
+        webhooks: {
+          type: 'array',
+          maxItems: 10,
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['url', 'secretEnv'],
+            properties: {
+              url: { type: 'string', pattern: '^https?://', description: 'Receives a POST per event.' },
+              secretEnv: {
+                type: 'string',
+                pattern: '^[A-Z_][A-Z0-9_]*$',
+                description:
+                  'Environment variable holding the signing secret (Standard Webhooks, HMAC-SHA256).',
+              },
+              types: {
+                type: 'array',
+                items: {
+                  enum: [
+                    'batch.published',
+                    'batch.dead',
+                    'batch.skipped',
+                    'run.succeeded',
+                    'run.partial',
+                    'run.failed',
+                    'run.missing',
+                  ],
+                },
+                description: 'Only these event types (default: all).',
+              },
+            },
+          },
+        },
+      },
+    },
     system: {
       type: 'object',
       additionalProperties: false,

@@ -52,6 +52,14 @@ export interface JobDefinition {
   readonly target: { readonly connection: string; readonly table: string; readonly mode: LoadMode };
   /** The legacy system read, with limits shared by every job naming it (see `workers/system-limits.ts`). */
   readonly system?: SystemLimits;
+  /** Webhooks of this job's outcome events. */
+  readonly events?: {
+    readonly webhooks?: readonly {
+      readonly url: string;
+      readonly secretEnv: string;
+      readonly types?: readonly string[];
+    }[];
+  };
   readonly policy: {
     readonly attempts: number;
     readonly backoff: { readonly type: 'exponential' | 'fixed'; readonly delayMs: number };
@@ -193,6 +201,7 @@ export async function loadJob(file: string): Promise<JobDefinition> {
     ...(doc.businessDate ? { businessDate: doc.businessDate } : {}),
     target: doc.target as JobDefinition['target'],
     ...(doc.system ? { system: doc.system as SystemLimits } : {}),
+    ...(doc.events ? { events: doc.events as NonNullable<JobDefinition['events']> } : {}),
     policy: doc.policy as JobDefinition['policy'],
   };
   return deepFreeze(job);

@@ -48,6 +48,25 @@ export const settingsSchema = {
       default: 60_000,
       description: 'PostgreSQL lock_timeout: a batch waiting longer for a lock fails and is retried.',
     },
+    NIGHTJAR_EVENTS: {
+      type: 'string',
+      pattern: '^(amqp)?$',
+      default: '',
+      description:
+        '`amqp`: batch and run outcomes become CloudEvents in the outbox for `nightjar relay` to send to ' +
+        'RabbitMQ. Empty: no broker events (a job’s own webhooks still get theirs).',
+    },
+    NIGHTJAR_EVENTS_SOURCE: {
+      type: 'string',
+      pattern: '^[A-Za-z][A-Za-z0-9+.-]*:',
+      default: 'urn:nightjar:default',
+      description: 'CloudEvents `source` prefix of this deployment (the job name is appended).',
+    },
+    NIGHTJAR_EVENTS_LINK_BASE: {
+      type: 'string',
+      default: '/api/v1',
+      description: 'Base of the ledger links in event data, e.g. https://nightjar.example/api/v1.',
+    },
     NIGHTJAR_PG_IDLE_TX_TIMEOUT_MS: {
       type: 'integer',
       minimum: 0,
@@ -67,6 +86,9 @@ export interface Settings {
   readonly NIGHTJAR_PG_STATEMENT_TIMEOUT_MS: number;
   readonly NIGHTJAR_PG_LOCK_TIMEOUT_MS: number;
   readonly NIGHTJAR_PG_IDLE_TX_TIMEOUT_MS: number;
+  readonly NIGHTJAR_EVENTS: string;
+  readonly NIGHTJAR_EVENTS_SOURCE: string;
+  readonly NIGHTJAR_EVENTS_LINK_BASE: string;
 }
 
 // Environment values are strings: ajv coerces `NIGHTJAR_LOCK_MS=2000` to a number.

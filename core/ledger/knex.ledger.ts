@@ -3,6 +3,7 @@
  * and `nightjar_rejects` (one row per rejected record). Works on PostgreSQL and SQLite through knex.
  * The sink writes the `published` transition itself, inside the data transaction (`publishInTrx`).
  */
+import { batchEvent, emission, ensureOutbox, outboxStore, writeOutbox } from '../events/outbox.js';
 import type { Knex } from 'knex';
 import type {
   BatchCounts,
@@ -11,6 +12,7 @@ import type {
   Claim,
   InputIdentity,
   Ledger,
+  PublishRequest,
   Reject,
 } from '../contracts.js';
 import { capText, errorText, NightjarError } from '../errors.js';
@@ -117,7 +119,12 @@ export interface KnexLedger extends Ledger {
   publishInTrx(
     trx: Knex.Transaction,
     batchId: string,
-    entry: { counts: BatchCounts; input: InputIdentity; businessDate: string },
+    entry: {
+      counts: BatchCounts;
+      input: InputIdentity;
+      businessDate: string;
+      events?: PublishRequest['events'];
+    },
   ): Promise<void>;
 }
 
@@ -193,6 +200,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
 
   return {
     runs,
+    outbox: outboxStore(knex, dialect),
     async ensure() {
       const create = async (name: string, build: (t: Knex.CreateTableBuilder) => void): Promise<void> => {
         if (await knex.schema.hasTable(name)) return;
@@ -251,6 +259,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       });
       await runs.ensure();
       await cursorStore.ensure(knex);
+      await ensureOutbox(knex, dialect);
     },
 
     async cursor(job) {
@@ -307,6 +316,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
           });
         if (changed !== 1) return false;
         if (detail.rejects) await insertRejects(trx, batchId, detail.rejects);
+        await writeOutbox(trx, detail.events);
         return true;
       });
     },
@@ -394,7 +404,15 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
 
     insertRejects,
 
-    async publishInTrx(trx, batchId, { counts: c, input, businessDate }) {
+    async publishInTrx(trx, batchId, { counts: c, input, businessDate, events }) {
+      if (events) {
+        await writeOutbox(
+          trx,
+          emission(events.spec, (s) =>
+            batchEvent(s, 'batch.published', { ...events.data, counts: { ...c } }),
+          ),
+        );
+      }
       await trx(BATCHES).where({ batch_id: batchId }).update({
         status: 'published',
         source_name: input.name,

@@ -6,6 +6,7 @@
  * - `nightjar_audit`: who did what to which batch or run, and when (re-runs, dead-letter replays and
  *   drops). Redis may trim its jobs; these rows stay.
  */
+import { writeOutbox, type Emission } from '../events/outbox.js';
 import type { Knex } from 'knex';
 
 export const RUNS = 'nightjar_runs';
@@ -75,6 +76,8 @@ export interface RunLedger {
       rowsLoaded: number;
       error?: string;
     },
+    /** The run's event, written to the outbox in the same transaction as its status. */
+    events?: Emission,
   ): Promise<void>;
   /** Back to `running` (an operator replays a missing run). */
   reopen(runId: string): Promise<void>;
@@ -200,18 +203,21 @@ export function createRunLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Run
         .update({ batch_ids: JSON.stringify(batchIds), batches_total: batchIds.length });
     },
 
-    async finish(runId, status, d) {
-      await knex(RUNS)
-        .where({ run_id: runId })
-        .update({
-          status,
-          batches_total: d.batchesTotal,
-          batches_succeeded: d.batchesSucceeded,
-          batches_failed: d.batchesFailed,
-          rows_loaded: d.rowsLoaded,
-          error: d.error ?? null,
-          finished_at: now(),
-        });
+    async finish(runId, status, d, events) {
+      await knex.transaction(async (trx) => {
+        await trx(RUNS)
+          .where({ run_id: runId })
+          .update({
+            status,
+            batches_total: d.batchesTotal,
+            batches_succeeded: d.batchesSucceeded,
+            batches_failed: d.batchesFailed,
+            rows_loaded: d.rowsLoaded,
+            error: d.error ?? null,
+            finished_at: now(),
+          });
+        await writeOutbox(trx, events);
+      });
     },
 
     async reopen(runId) {

@@ -3,6 +3,8 @@
  * (a file source and parser, or a record source, from the registry) and the sink for the target
  * connection (shared by jobs on the same URL).
  */
+import { eventSpecFor } from '../events/spec.js';
+import type { EventSpec } from '../events/outbox.js';
 import {
   getParser,
   getRecordSource,
@@ -29,6 +31,8 @@ export interface JobRuntime {
   readonly sink: Sink;
   /** Where the data lands, for humans (credentials redacted). */
   readonly targetUrl: string;
+  /** Where the job's outcome events go (undefined: nowhere). */
+  readonly events?: EventSpec;
 }
 
 /** Loads the mapping of a job and checks that it fits the job (e.g. a key for `upsert`). */
@@ -121,11 +125,13 @@ export async function createJobRuntime(
 ): Promise<JobRuntime> {
   const mapping = await loadJobMapping(job);
   const url = await sinks.absoluteUrl(job);
+  const events = eventSpecFor(job, env);
   return {
     job,
     mapping,
     input: await createInputReader(job, env),
     sink: await sinks.get(job),
     targetUrl: redactUrl(url),
+    ...(events ? { events } : {}),
   };
 }

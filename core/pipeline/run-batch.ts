@@ -4,6 +4,7 @@
  * works the same from a test or the CLI. What kind of input the job has is the `InputReader`'s business
  * (`file-input.ts`, `record-input.ts`); this function never asks.
  */
+import { batchEvent, emission, type BatchEventData } from '../events/outbox.js';
 import {
   FILTERED,
   type BatchCounts,
@@ -34,6 +35,8 @@ export interface BatchRequest {
    * `$meta.businessDate` unless the job reads it from the file name or header.
    */
   readonly businessDate?: string;
+  /** The run that made this batch, if any (named in its events). */
+  readonly runId?: string;
 }
 
 export interface BatchAttempt {
@@ -216,6 +219,7 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         fence,
         input,
         businessDate: meta.businessDate!,
+        ...(rt.events ? { events: { spec: rt.events, data: eventData(meta.businessDate) } } : {}),
       });
     } catch (err) {
       await batch.abort();
@@ -240,6 +244,9 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
       const owned = await sink.ledger.finish(req.batchId, fence, 'skipped', {
         error: err.message,
         input,
+        events: emission(rt.events, (s) =>
+          batchEvent(s, 'batch.skipped', { ...eventData(), errorCode: err.code, duplicateOf: dupOf }),
+        ),
       });
       if (!owned) throw lost(req.batchId, fence);
       await settle('skipped');
@@ -256,6 +263,17 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
         input,
         counts: { ...counts, rowsLoaded: 0 },
         rejects: sample,
+        ...(dead
+          ? {
+              events: emission(rt.events, (s) =>
+                batchEvent(s, 'batch.dead', {
+                  ...eventData(),
+                  counts: { ...counts, rowsLoaded: 0 },
+                  errorCode: err.code,
+                }),
+              ),
+            }
+          : {}),
       });
     } catch (ledgerErr) {
       log.error({ err: ledgerErr }, 'could not record the failure in the ledger');
@@ -266,6 +284,20 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
     }
     if (dead) await settle('failed');
     throw err;
+  }
+
+  /** What the batch's events say about it (the outcome adds counts, error code, duplicate). */
+  function eventData(businessDate = req.businessDate): Omit<BatchEventData, 'counts'> {
+    return {
+      job: job.name,
+      batchId: req.batchId,
+      runId: req.runId ?? null,
+      businessDate: businessDate ?? null,
+      input: req.input,
+      table: job.target.table,
+      sha256: input?.sha256 ?? null,
+      attempt: fence,
+    };
   }
 
   function base(): Pick<BatchSummary, 'batchId' | 'job' | 'table' | 'input' | 'durationMs'> {
