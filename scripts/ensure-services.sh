@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Makes sure the services the integration tests use answer on loopback: Redis and PostgreSQL; and that
-# OpenSSH's sshd and a test account exist for the SFTP tests (which start their own private sshd).
+# Makes sure the services the integration tests use answer on loopback: Redis, PostgreSQL, MariaDB and
+# RabbitMQ; that OpenSSH's sshd and a test account exist for the SFTP tests (which start their own
+# private sshd); and that Chromium (browser test) and the openssl CLI (mTLS test) are installed.
 # Starts them when installed but down; installs them from Debian's packages when missing (root only).
 set -euo pipefail
 
@@ -62,4 +63,21 @@ if ! id "$SFTP_USER" >/dev/null 2>&1; then
     --shell /usr/sbin/nologin "$SFTP_USER"
   echo "$SFTP_USER:${TEST_SFTP_PASSWORD:-nightjar-sftp-test}" | as_root chpasswd
 fi
+# RabbitMQ for test/integration/events.test.ts (guest/guest on 127.0.0.1:5672)
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if ! port_open 5672; then
+  command -v rabbitmq-server >/dev/null || { log 'installing rabbitmq-server'; apt_install rabbitmq-server; }
+  log 'starting rabbitmq-server'
+  as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+fi
+for _ in $(seq 1 120); do port_open 5672 && break; sleep 0.5; done
+port_open 5672 && log 'rabbitmq is up' || { log 'rabbitmq did not come up'; exit 1; }
+
+# Chromium for test/integration/server-browser.test.ts (driven by playwright-core; no browser download)
+if [ ! -x /usr/bin/chromium ]; then
+  log 'installing chromium'
+  apt_install chromium
+fi
+command -v openssl >/dev/null || { log 'installing openssl'; apt_install openssl; }
+
 log 'all services answer'

@@ -3,6 +3,7 @@
  * in front of everything, problems (RFC 9457) for every error, an OpenAPI 3.1 document generated from
  * the route schemas. `buildServer` returns the Fastify instance (tests use `inject()` or `listen()`).
  */
+import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -13,7 +14,10 @@ import { openQueues } from '../app/context.js';
 import { packageVersion } from '../core/version.js';
 import type { Logger } from '../core/logger.js';
 import type { Authenticator } from './auth/principal.js';
+import { csrfCheck } from './auth/csrf.js';
 import { registerAuth } from './auth/hook.js';
+import { oidcLogin } from './auth/oidc.js';
+import { sessions } from './auth/session.js';
 import { jwtAuthenticator } from './auth/jwt.js';
 import { mtlsAuthenticator } from './auth/mtls.js';
 import { registerBoard } from './board.js';
@@ -82,7 +86,23 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   app.addSchema(PROBLEM_SCHEMA);
   for (const s of SHARED_SCHEMAS) app.addSchema(s);
 
+  await app.register(cookie);
   const authenticators: Authenticator[] = [];
+  let csrf = options.csrfCheck;
+  let loginPath: string | undefined;
+  if (config.oidc && config.publicUrl) {
+    const secure = config.publicUrl.startsWith('https:');
+    const s = sessions({ redis: ctx.redis, prefix: ctx.prefix, secure });
+    authenticators.push(s.authenticator);
+    csrf ??= csrfCheck(config.publicUrl);
+    loginPath = '/auth/oidc/login';
+    await app.register(
+      oidcLogin(
+        { ...config.oidc, publicUrl: config.publicUrl },
+        { redis: ctx.redis, prefix: ctx.prefix, sessions: s, secure },
+      ),
+    );
+  }
   if (config.tls?.clientCa) authenticators.push(mtlsAuthenticator(config.tls.roles));
   if (config.jwt) authenticators.push(jwtAuthenticator(config.jwt));
   authenticators.push(...(options.authenticators ?? []));
@@ -93,7 +113,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
         Promise.resolve({ id: 'insecure:local', name: 'local', roles: ['operator'], via: 'insecure' }),
     });
   }
-  registerAuth(app, { authenticators, ...(options.csrfCheck ? { csrfCheck: options.csrfCheck } : {}) });
+  registerAuth(app, {
+    authenticators,
+    ...(csrf ? { csrfCheck: csrf } : {}),
+    ...(loginPath ? { loginPath } : {}),
+  });
 
   await app.register(helmet, {
     contentSecurityPolicy: {

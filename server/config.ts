@@ -46,6 +46,19 @@ export const serverEnvSchema = {
     },
     NIGHTJAR_RATE_WINDOW_MS: { type: 'integer', minimum: 1000, default: 60_000 },
     NIGHTJAR_BODY_LIMIT: { type: 'integer', minimum: 1024, default: 1_048_576, description: 'Bytes.' },
+    NIGHTJAR_OIDC_ISSUER: {
+      type: 'string',
+      pattern: '^https?://',
+      description: 'OpenID provider (discovery).',
+    },
+    NIGHTJAR_OIDC_CLIENT_ID: { type: 'string', minLength: 1 },
+    NIGHTJAR_OIDC_CLIENT_SECRET: { type: 'string', minLength: 1, description: 'From the environment only.' },
+    NIGHTJAR_OIDC_ROLES_CLAIM: { type: 'string', minLength: 1, default: 'groups' },
+    NIGHTJAR_OIDC_ROLE_MAP: {
+      type: 'string',
+      default: 'nightjar-viewers=viewer,nightjar-operators=operator,nightjar-admins=admin',
+      description: 'claim value=role pairs.',
+    },
     NIGHTJAR_PUBLIC_URL: {
       type: 'string',
       pattern: '^https?://',
@@ -70,7 +83,16 @@ export interface TlsConfig {
   readonly roles: ReadonlyMap<string, Role>;
 }
 
+export interface OidcConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly rolesClaim: string;
+  readonly roleMap: ReadonlyMap<string, Role>;
+}
+
 export interface ServerConfig {
+  readonly oidc?: OidcConfig;
   readonly jwt?: JwtConfig;
   readonly tls?: TlsConfig;
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
@@ -133,7 +155,30 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     throw invalid('HTTPS needs both NIGHTJAR_TLS_CERT and NIGHTJAR_TLS_KEY');
   if (e.NIGHTJAR_TLS_CLIENT_CA !== undefined && e.NIGHTJAR_TLS_CERT === undefined)
     throw invalid('NIGHTJAR_TLS_CLIENT_CA (mTLS) needs NIGHTJAR_TLS_CERT and NIGHTJAR_TLS_KEY');
+  const oidcKeys = [
+    'NIGHTJAR_OIDC_ISSUER',
+    'NIGHTJAR_OIDC_CLIENT_ID',
+    'NIGHTJAR_OIDC_CLIENT_SECRET',
+  ] as const;
+  const oidcSet = oidcKeys.filter((k) => e[k] !== undefined);
+  if (oidcSet.length > 0 && oidcSet.length < oidcKeys.length)
+    throw invalid(
+      `OIDC login needs all of ${oidcKeys.join(', ')} (missing ${oidcKeys.filter((k) => !e[k]).join(', ')})`,
+    );
+  if (oidcSet.length > 0 && e.NIGHTJAR_PUBLIC_URL === undefined)
+    throw invalid('OIDC login needs NIGHTJAR_PUBLIC_URL (its callback and the CSRF origin)');
   return {
+    ...(oidcSet.length === oidcKeys.length
+      ? {
+          oidc: {
+            issuer: String(e.NIGHTJAR_OIDC_ISSUER),
+            clientId: String(e.NIGHTJAR_OIDC_CLIENT_ID),
+            clientSecret: String(e.NIGHTJAR_OIDC_CLIENT_SECRET),
+            rolesClaim: String(e.NIGHTJAR_OIDC_ROLES_CLAIM),
+            roleMap: rolePairs('NIGHTJAR_OIDC_ROLE_MAP', String(e.NIGHTJAR_OIDC_ROLE_MAP)),
+          },
+        }
+      : {}),
     ...(jwtSet.length === jwtKeys.length
       ? {
           jwt: {

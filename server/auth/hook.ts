@@ -24,6 +24,8 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 export interface AuthHookOptions {
   readonly authenticators: readonly Authenticator[];
   readonly csrfCheck?: (request: FastifyRequest) => void | Promise<void>;
+  /** Browser login: a page request without credentials is sent here (with `returnTo`) instead of a 401. */
+  readonly loginPath?: string;
 }
 
 export function neededRole(request: FastifyRequest): 'public' | Role {
@@ -40,6 +42,10 @@ export function registerAuth(app: FastifyInstance, options: AuthHookOptions): vo
       await authenticate(request);
     } catch (err) {
       if (!isNightjarError(err)) throw err;
+      const page = request.method === 'GET' && (request.headers.accept ?? '').includes('text/html');
+      if (err.code === 'UNAUTHENTICATED' && page && options.loginPath) {
+        return reply.redirect(`${options.loginPath}?returnTo=${encodeURIComponent(request.url)}`);
+      }
       return sendProblem(reply, request, err);
     }
   });
