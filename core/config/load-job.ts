@@ -201,7 +201,7 @@ export async function loadJob(file: string): Promise<JobDefinition> {
     ...(doc.businessDate ? { businessDate: doc.businessDate } : {}),
     target: doc.target as JobDefinition['target'],
     ...(doc.system ? { system: doc.system as SystemLimits } : {}),
-    ...(doc.events ? { events: doc.events as NonNullable<JobDefinition['events']> } : {}),
+    ...(doc.events ? { events: doc.events } : {}),
     policy: doc.policy as JobDefinition['policy'],
   };
   return deepFreeze(job);
