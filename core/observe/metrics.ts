@@ -42,8 +42,7 @@ export const RATE_BUCKETS = [100, 1_000, 5_000, 10_000, 25_000, 50_000, 100_000,
 
 export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metrics {
   const registry = new Registry();
-  if (options.defaultMetrics !== false)
-    collectDefaultMetrics({ register: registry, prefix: 'nightjar_process_' });
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'nightjar_' });
   const batches = new Counter({
     name: 'nightjar_batches_total',
     help: 'Batch attempts that ended, by job and outcome (published, skipped, unchanged, dead, retry, ownership-lost).',

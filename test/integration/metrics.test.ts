@@ -88,7 +88,7 @@ describe('worker metrics', () => {
       expect(m.get('nightjar_worker_busy_batches')).toBe(0);
       expect(m.get('nightjar_queue_jobs{queue="nightjar-dead",state="waiting"}')).toBe(1);
       expect(m.get('nightjar_queue_jobs{queue="nightjar-batches",state="failed"}')).toBe(1);
-      expect([...m.keys()].some((k) => k.startsWith('nightjar_process_nodejs_eventloop_lag'))).toBe(true);
+      expect([...m.keys()].some((k) => k.startsWith('nightjar_nodejs_eventloop_lag'))).toBe(true);
       expect([...m.keys()].some((k) => k.includes('batchId') || k.includes('.csv'))).toBe(false);
     } finally {
       worker.kill('SIGTERM');
