@@ -16,10 +16,10 @@ import { createMetrics } from '../../core/observe/metrics.js';
 const REPO = path.resolve(import.meta.dirname, '../..');
 const read = (f: string) => readFileSync(path.join(REPO, f), 'utf8');
 const MODELS: Record<string, new (data: never) => { validate(): void }> = {
-  Deployment: Deployment as never,
-  Service: Service as never,
-  ConfigMap: ConfigMap as never,
-  Secret: Secret as never,
+  Deployment: Deployment,
+  Service: Service,
+  ConfigMap: ConfigMap,
+  Secret: Secret,
 };
 
 interface Doc {
