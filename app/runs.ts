@@ -7,6 +7,7 @@
  * Exactly one run per id, whatever the number of schedulers: an atomic Redis claim (`SET NX`), then
  * the ledger's primary key, then BullMQ's job-id dedupe.
  */
+import { currentTraceparent } from '../core/observe/spans.js';
 import { hostname } from 'node:os';
 import type { JobDefinition } from '../core/config/load-job.js';
 import { NightjarError } from '../core/errors.js';
@@ -91,7 +92,9 @@ export async function triggerRun(ctx: AppContext, req: TriggerRequest): Promise<
     trigger,
     requestedBy,
     ...(deadline ? { arrivalBy: deadline.toISOString() } : {}),
+    ...(trace ? { trace } : {}),
   });
+  const trace = currentTraceparent();
   const owner = `${hostname()}:${process.pid}`;
   const won = await ctx.redis.set(claimKey(ctx, runId), owner, 'PX', SLOT_PENDING_TTL_MS, 'NX');
   if (won !== 'OK') return { ...base, status: 'exists' };

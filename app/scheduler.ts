@@ -5,6 +5,7 @@
  * the slots of the last `catchUpMs` run once (at most `catchUpMax` per job, the latest). Any number of
  * schedulers may run on one Redis: `triggerRun` claims each slot atomically.
  */
+import { inSpan } from '../core/observe/spans.js';
 import { hostname } from 'node:os';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { JobDefinition } from '../core/config/load-job.js';
@@ -61,7 +62,18 @@ export async function startScheduler(ctx: AppContext, options: SchedulerOptions 
 
   const fire = async (job: JobDefinition, slot: Date, trigger: 'schedule' | 'catch-up'): Promise<void> => {
     try {
-      const run = await triggerRun(ctx, { job: job.name, trigger, requestedBy, slot });
+      const run = await inSpan(
+        `schedule slot ${job.name}`,
+        {
+          root: true,
+          attributes: {
+            'nightjar.job': job.name,
+            'nightjar.slot': slot.toISOString(),
+            'nightjar.trigger': trigger,
+          },
+        },
+        () => triggerRun(ctx, { job: job.name, trigger, requestedBy, slot }),
+      );
       if (run.status === 'started') options.onRun?.(run);
     } catch (err) {
       ctx.logger.error({ err, job: job.name, slot: slot.toISOString() }, 'could not start the run');

@@ -1,4 +1,5 @@
 /** The `nightjar` command line. Each command lives in `cli/commands/`. */
+import { startTracing } from '../core/observe/tracing.js';
 import { Command } from 'commander';
 import { isNightjarError } from '../core/errors.js';
 import { registerBatchCommands } from './commands/batches.js';
@@ -35,6 +36,8 @@ registerQueryCommand(program);
 registerMappingCommands(program);
 registerDemoCommand(program);
 
+// Traces only when the OTEL_* environment asks for them (README "Traces"); started before any command runs.
+const tracing = await startTracing();
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
@@ -46,3 +49,4 @@ try {
   process.stderr.write(`nightjar: ${message}\n`);
   process.exitCode = 1;
 }
+await tracing?.shutdown().catch(() => {});

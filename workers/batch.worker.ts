@@ -3,6 +3,7 @@
  * data; it maps outcomes onto BullMQ (retry, fail for good) and copies dead batches to the dead-letter
  * queue with their reason.
  */
+import { batchPhases, inSpan, linkTo } from '../core/observe/spans.js';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { classify, errorText } from '../core/errors.js';
 import { readSettings } from '../core/config/settings.js';
@@ -145,14 +146,47 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
       });
     options.metrics?.busy(1);
     try {
-      const summary = await runBatch(rt, data, {
-        attempt,
-        final,
-        signal: abort.signal,
-        logger,
-        onProgress: board.onProgress,
-        onStage: board.onStage,
-      });
+      const summary = await inSpan(
+        `batch ${data.job}`,
+        {
+          root: true,
+          links: linkTo(data.trace),
+          attributes: {
+            'nightjar.job': data.job,
+            'nightjar.batch_id': data.batchId,
+            'nightjar.attempt': attempt,
+            ...(data.runId ? { 'nightjar.run_id': data.runId } : {}),
+          },
+        },
+        async (span) => {
+          const phases = batchPhases(span);
+          try {
+            const s = await runBatch(rt, data, {
+              attempt,
+              final,
+              signal: abort.signal,
+              logger,
+              onProgress: board.onProgress,
+              onStage: (stage, detail) => {
+                phases.stage(stage, detail);
+                board.onStage(stage, detail);
+              },
+            });
+            span.setAttributes({
+              'nightjar.status': s.status,
+              'nightjar.rows_read': s.rowsRead,
+              'nightjar.rows_loaded': s.rowsLoaded,
+              'nightjar.rows_rejected': s.rowsRejected,
+              'nightjar.rows_filtered': s.rowsFiltered,
+            });
+            phases.end();
+            return s;
+          } catch (err) {
+            phases.end(err);
+            throw err;
+          }
+        },
+      );
       observe(summary.alreadyPublished ? 'unchanged' : summary.status, summary);
       return summary;
     } catch (thrown) {

@@ -49,6 +49,8 @@ export interface BatchJobData {
   readonly runId?: string;
   /** The run's business date (YYYYMMDD): `$meta.businessDate` unless the job reads it from the input. */
   readonly businessDate?: string;
+  /** W3C `traceparent` of the run's span (the batch's trace links to it), when tracing is on. */
+  readonly trace?: string;
 }
 
 /** What a run's `scan` and `finish` jobs carry. */
@@ -63,6 +65,8 @@ export interface RunJobData {
   readonly arrivalBy?: string;
   /** `finish` only: every batch of the run (children and batches another run had queued already). */
   readonly batchIds?: readonly string[];
+  /** W3C `traceparent` of what triggered the run (an API request, a schedule slot), when tracing is on. */
+  readonly trace?: string;
 }
 
 /** A dead letter: a batch that failed for good, or (`kind: 'run'`) a run whose input never arrived. */

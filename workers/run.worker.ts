@@ -8,6 +8,7 @@
  * - `finish`: runs once every child has ended; reads each batch's outcome from the ledger and writes
  *   the run's status and counts to `nightjar_runs`.
  */
+import { currentTraceparent, inSpan, linkTo } from '../core/observe/spans.js';
 import { createSystemGate } from './system-limits.js';
 import { emission, runEvent, type Emission } from '../core/events/outbox.js';
 import { eventSpecFor } from '../core/events/spec.js';
@@ -193,6 +194,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
         children.push({ batchId, input: ref.name });
     }
     await ledger.runs.setBatches(d.runId, all);
+    const runTrace = currentTraceparent();
     await flows.add({
       name: 'finish',
       queueName: RUN_QUEUE,
@@ -215,6 +217,7 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
           requestedAt: new Date().toISOString(),
           runId: d.runId,
           businessDate: d.businessDate,
+          ...(runTrace ? { trace: runTrace } : {}),
         } satisfies BatchJobData,
         opts: { ...jobOptions(def, c.batchId), failParentOnFailure: false, ignoreDependencyOnFailure: true },
       })),
@@ -265,7 +268,18 @@ export function createRunWorker(options: RunWorkerOptions): RunWorker {
 
   const worker = new Worker<RunJobData, RunOutcome>(
     RUN_QUEUE,
-    (job, token) => (job.name === 'finish' ? finish(job, token) : scan(job, token)),
+    (job, token) =>
+      job.name === 'finish'
+        ? finish(job, token)
+        : inSpan(
+            `run ${job.data.job}`,
+            {
+              root: true,
+              links: linkTo(job.data.trace),
+              attributes: { 'nightjar.job': job.data.job, 'nightjar.run_id': job.data.runId },
+            },
+            () => scan(job, token),
+          ),
     { connection, prefix, concurrency: 4, autorun: true },
   );
   worker.on('error', stormSafe(logger, 'run worker error'));

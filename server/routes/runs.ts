@@ -2,6 +2,7 @@
  * `/api/v1/runs`: trigger a run of a job (idempotent with an `Idempotency-Key`), list and show runs.
  * A trigger is recorded with the caller's principal as `requestedBy`.
  */
+import { inSpan } from '../../core/observe/spans.js';
 import type { FastifyPluginAsync } from 'fastify';
 import type { AppContext } from '../../app/context.js';
 import { getRun, listRuns, triggerRun, type RunStarted } from '../../app/runs.js';
@@ -59,12 +60,17 @@ export const runRoutes =
             throw new NightjarError('RATE_LIMITED', 'a request with this Idempotency-Key is in progress');
         }
         try {
-          const started = await triggerRun(ctx, {
-            job: job.name,
-            trigger: 'manual',
-            requestedBy: who.id,
-            ...(req.body?.businessDate ? { businessDate: req.body.businessDate } : {}),
-          });
+          const started = await inSpan(
+            'POST /api/v1/jobs/{job}/runs',
+            { root: true, attributes: { 'nightjar.job': job.name, 'enduser.id': who.id } },
+            () =>
+              triggerRun(ctx, {
+                job: job.name,
+                trigger: 'manual',
+                requestedBy: who.id,
+                ...(req.body?.businessDate ? { businessDate: req.body.businessDate } : {}),
+              }),
+          );
           if (idemKey) await ctx.redis.set(idemKey, JSON.stringify(started), 'EX', IDEMPOTENCY_TTL_S);
           return reply.code(started.status === 'started' ? 201 : 200).send(started);
         } catch (err) {
