@@ -3,6 +3,7 @@
  * in front of everything, problems (RFC 9457) for every error, an OpenAPI 3.1 document generated from
  * the route schemas. `buildServer` returns the Fastify instance (tests use `inject()` or `listen()`).
  */
+import { samlLogin } from './auth/saml.js';
 import cookie from '@fastify/cookie';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -90,18 +91,46 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   const authenticators: Authenticator[] = [];
   let csrf = options.csrfCheck;
   let loginPath: string | undefined;
-  if (config.oidc && config.publicUrl) {
+  if ((config.oidc || config.saml) && config.publicUrl) {
     const secure = config.publicUrl.startsWith('https:');
     const s = sessions({ redis: ctx.redis, prefix: ctx.prefix, secure });
     authenticators.push(s.authenticator);
     csrf ??= csrfCheck(config.publicUrl);
-    loginPath = '/auth/oidc/login';
-    await app.register(
-      oidcLogin(
-        { ...config.oidc, publicUrl: config.publicUrl },
-        { redis: ctx.redis, prefix: ctx.prefix, sessions: s, secure },
-      ),
+    if (config.saml) {
+      loginPath = '/auth/saml/login';
+      await app.register(
+        samlLogin(
+          { ...config.saml, publicUrl: config.publicUrl },
+          { redis: ctx.redis, prefix: ctx.prefix, sessions: s },
+        ),
+      );
+    }
+    const providers = [
+      ...(config.oidc ? [['/auth/oidc/login', 'Sign in with OpenID Connect']] : []),
+      ...(config.saml ? [['/auth/saml/login', 'Sign in with SAML']] : []),
+    ];
+    app.get('/auth/login', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) =>
+      reply
+        .type('text/html; charset=utf-8')
+        .send(
+          '<!doctype html><html><head><title>nightjar</title></head><body><h1>nightjar</h1>' +
+            providers.map(([href, text]) => `<p><a href="${href}">${text}</a></p>`).join('') +
+            '</body></html>',
+        ),
     );
+    app.post('/auth/logout', { config: { role: 'public' }, schema: { hide: true } }, async (req, reply) => {
+      await s.destroy(req, reply);
+      return reply.redirect('/auth/login');
+    });
+    if (config.oidc) {
+      loginPath = '/auth/oidc/login';
+      await app.register(
+        oidcLogin(
+          { ...config.oidc, publicUrl: config.publicUrl },
+          { redis: ctx.redis, prefix: ctx.prefix, sessions: s, secure },
+        ),
+      );
+    }
   }
   if (config.tls?.clientCa) authenticators.push(mtlsAuthenticator(config.tls.roles));
   if (config.jwt) authenticators.push(jwtAuthenticator(config.jwt));

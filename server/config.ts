@@ -59,6 +59,26 @@ export const serverEnvSchema = {
       default: 'nightjar-viewers=viewer,nightjar-operators=operator,nightjar-admins=admin',
       description: 'claim value=role pairs.',
     },
+    NIGHTJAR_SAML_ENTRY_POINT: {
+      type: 'string',
+      pattern: '^https?://',
+      description: 'IdP SSO URL (HTTP-Redirect).',
+    },
+    NIGHTJAR_SAML_IDP_CERT: {
+      type: 'string',
+      minLength: 1,
+      description: 'PEM file of the IdP signing certificate.',
+    },
+    NIGHTJAR_SAML_ISSUER: {
+      type: 'string',
+      minLength: 1,
+      description: 'nightjar’s SP entity id (and audience).',
+    },
+    NIGHTJAR_SAML_ROLES_ATTRIBUTE: { type: 'string', minLength: 1, default: 'groups' },
+    NIGHTJAR_SAML_ROLE_MAP: {
+      type: 'string',
+      default: 'nightjar-viewers=viewer,nightjar-operators=operator,nightjar-admins=admin',
+    },
     NIGHTJAR_PUBLIC_URL: {
       type: 'string',
       pattern: '^https?://',
@@ -91,8 +111,17 @@ export interface OidcConfig {
   readonly roleMap: ReadonlyMap<string, Role>;
 }
 
+export interface SamlConfig {
+  readonly entryPoint: string;
+  readonly idpCert: string;
+  readonly issuer: string;
+  readonly rolesAttribute: string;
+  readonly roleMap: ReadonlyMap<string, Role>;
+}
+
 export interface ServerConfig {
   readonly oidc?: OidcConfig;
+  readonly saml?: SamlConfig;
   readonly jwt?: JwtConfig;
   readonly tls?: TlsConfig;
   readonly rateLimit: { readonly max: number; readonly windowMs: number };
@@ -167,7 +196,29 @@ export function readServerConfig(env: NodeJS.ProcessEnv = process.env): ServerCo
     );
   if (oidcSet.length > 0 && e.NIGHTJAR_PUBLIC_URL === undefined)
     throw invalid('OIDC login needs NIGHTJAR_PUBLIC_URL (its callback and the CSRF origin)');
+  const samlKeys = ['NIGHTJAR_SAML_ENTRY_POINT', 'NIGHTJAR_SAML_IDP_CERT'] as const;
+  const samlSet = samlKeys.filter((k) => e[k] !== undefined);
+  if (samlSet.length > 0 && samlSet.length < samlKeys.length)
+    throw invalid(
+      `SAML login needs all of ${samlKeys.join(', ')} (missing ${samlKeys.filter((k) => !e[k]).join(', ')})`,
+    );
+  if (samlSet.length > 0 && e.NIGHTJAR_PUBLIC_URL === undefined)
+    throw invalid('SAML login needs NIGHTJAR_PUBLIC_URL (its ACS URL and the CSRF origin)');
   return {
+    ...(samlSet.length === samlKeys.length
+      ? {
+          saml: {
+            entryPoint: String(e.NIGHTJAR_SAML_ENTRY_POINT),
+            idpCert: readPem('NIGHTJAR_SAML_IDP_CERT', String(e.NIGHTJAR_SAML_IDP_CERT)).toString('utf8'),
+            issuer: String(
+              e.NIGHTJAR_SAML_ISSUER ??
+                `${String(e.NIGHTJAR_PUBLIC_URL).replace(/\/+$/, '')}/auth/saml/metadata`,
+            ),
+            rolesAttribute: String(e.NIGHTJAR_SAML_ROLES_ATTRIBUTE),
+            roleMap: rolePairs('NIGHTJAR_SAML_ROLE_MAP', String(e.NIGHTJAR_SAML_ROLE_MAP)),
+          },
+        }
+      : {}),
     ...(oidcSet.length === oidcKeys.length
       ? {
           oidc: {

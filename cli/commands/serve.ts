@@ -27,7 +27,7 @@ export function registerServeCommand(program: Command): void {
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const logger = cliLogger();
       const config = readServerConfig();
-      if (!config.jwt && !config.tls?.clientCa && !config.oidc && !opts.insecureLocal) {
+      if (!config.jwt && !config.tls?.clientCa && !config.oidc && !config.saml && !opts.insecureLocal) {
         throw new NightjarError(
           'CONFIG_INVALID',
           'no authentication configured: set NIGHTJAR_JWT_ISSUER, NIGHTJAR_JWT_AUDIENCE and NIGHTJAR_JWT_JWKS_URL ' +

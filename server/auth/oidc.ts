@@ -6,7 +6,6 @@
  * (or the userinfo endpoint) through a value → role map: a user with no mapped value gets no session.
  */
 import type {} from '@fastify/cookie'; // cookie types on request and reply
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import * as oidc from 'openid-client';
 import { NightjarError } from '../../core/errors.js';
@@ -152,20 +151,5 @@ export function oidcLogin(
         return reply.redirect(returnTo);
       },
     );
-
-    app.post('/auth/logout', { config: { role: 'public' }, schema: { hide: true } }, async (req, reply) => {
-      await deps.sessions.destroy(req, reply);
-      return reply.redirect('/auth/login');
-    });
-
-    app.get('/auth/login', { config: { role: 'public' }, schema: { hide: true } }, async (_req, reply) => {
-      const nonce = randomBytes(8).toString('hex');
-      return reply
-        .type('text/html; charset=utf-8')
-        .send(
-          `<!doctype html><html><head><title>nightjar</title></head><body data-n="${nonce}">` +
-            `<h1>nightjar</h1><p><a id="login-oidc" href="/auth/oidc/login">Sign in</a></p></body></html>`,
-        );
-    });
   };
 }
