@@ -198,7 +198,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
 
   const runs = createRunLedger(knex, dialect);
 
-  return {
+  const ledger: KnexLedger = {
     runs,
     outbox: outboxStore(knex, dialect),
     async ensure() {
@@ -430,4 +430,15 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       });
     },
   };
+  // Once per ledger object, not per batch: the tables do not go away under a running process.
+  const ensureTables = ledger.ensure.bind(ledger);
+  let tablesReady: Promise<void> | undefined;
+  ledger.ensure = () => {
+    tablesReady ??= ensureTables().catch((err: unknown) => {
+      tablesReady = undefined; // ask again next time (the store may have been down)
+      throw err;
+    });
+    return tablesReady;
+  };
+  return ledger;
 }
