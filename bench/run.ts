@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: scenarios, each skippable with `--skip <name>[,<name>]` (or BENCH_SKIP):
- * - `csv`: a 1M-row legacy CSV through a real worker into a typed PostgreSQL table, timed next to
- *   `psql \copy` of the same rows into the same table;
+ * - `csv`: a 1M-row legacy CSV (7 columns) through a real worker into a typed PostgreSQL table, timed
+ *   next to `psql \copy` of the same rows into the same table;
+ * - `csv10`: the same for the realistic 10-column customer export (`generateCustomerCsv`);
  * - `extract`: a 1M-row MariaDB table through a real worker into PostgreSQL, next to a
  *   `mariadb --batch | psql \copy` pipe of the same rows (`bench/extract.ts`);
  * - `scaling`: 1,000 small files (100 rows each) through 1, 2 and 4 worker processes (`bench/scaling.ts`);
@@ -22,7 +23,7 @@ import { createBatchQueue } from '../workers/queue.js';
 import { enqueueJob, waitForBatches } from '../app/batches.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import { createLogger } from '../core/logger.js';
-import { generateLegacyCsv } from './generate.js';
+import { generateCustomerCsv, generateLegacyCsv } from './generate.js';
 import { runExtractBench } from './extract.js';
 import { runScalingBench } from './scaling.js';
 
@@ -32,7 +33,7 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000);
 const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MARIADB = process.env.BENCH_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
-const SCENARIOS = ['csv', 'extract', 'scaling', 'mapping'] as const;
+const SCENARIOS = ['csv', 'csv10', 'extract', 'scaling', 'mapping'] as const;
 const SCHEMA = 'nightjar_bench';
 const TABLE = 'bench_transactions';
 
@@ -55,7 +56,20 @@ function skipped(argv: readonly string[]): Set<string> {
 
 async function main(): Promise<void> {
   const skip = skipped(process.argv.slice(2));
-  if (!skip.has('csv')) await csvBench();
+  if (!skip.has('csv'))
+    await csvBench({
+      label: '7-column transactions file',
+      file: `legacy-${ROWS}.csv`,
+      generate: generateLegacyCsv,
+      mapping: 'bench/bench.mapping.json',
+    });
+  if (!skip.has('csv10'))
+    await csvBench({
+      label: '10-column customer export (zoned timestamps, e-mails, quoted text, CRLF)',
+      file: `customers-${ROWS}.csv`,
+      generate: generateCustomerCsv,
+      mapping: 'bench/bench10.mapping.json',
+    });
   if (!skip.has('extract')) {
     const lines = await runExtractBench({ rows: ROWS, mariadbUrl: MARIADB, pgUrl: PG, redisUrl: REDIS });
     process.stdout.write(`\n== database extract (MariaDB → PostgreSQL) ==\n${lines.join('\n')}\n`);
@@ -75,13 +89,21 @@ async function main(): Promise<void> {
   if (!skip.has('mapping')) await mappingBench();
 }
 
-async function csvBench(): Promise<void> {
+interface CsvScenario {
+  readonly label: string;
+  readonly file: string;
+  readonly generate: (file: string, rows: number) => Promise<void>;
+  readonly mapping: string;
+}
+
+async function csvBench(sc: CsvScenario): Promise<void> {
+  await rm(path.join(WORK, 'jobs'), { recursive: true, force: true });
   await mkdir(path.join(WORK, 'in'), { recursive: true });
   await mkdir(path.join(WORK, 'jobs'), { recursive: true });
-  const csv = path.join(WORK, 'in', `legacy-${ROWS}.csv`);
+  const csv = path.join(WORK, 'in', sc.file);
   if (!existsSync(csv)) {
-    process.stdout.write(`generating ${fmt(ROWS)} legacy rows → ${path.relative(ROOT, csv)}\n`);
-    await generateLegacyCsv(csv, ROWS);
+    process.stdout.write(`generating ${fmt(ROWS)} rows → ${path.relative(ROOT, csv)}\n`);
+    await sc.generate(csv, ROWS);
   }
   const bytes = (await stat(csv)).size;
 
@@ -98,7 +120,7 @@ async function csvBench(): Promise<void> {
         name: 'bench-legacy',
         source: { connector: 'local', dir: path.join(WORK, 'in'), pattern: path.basename(csv) },
         format: { parser: 'csv', header: true },
-        mapping: path.join(ROOT, 'bench/bench.mapping.json'),
+        mapping: path.join(ROOT, sc.mapping),
         target: { connection: '${BENCH_PG_URL_SCHEMA}', table: TABLE, mode: 'append' },
         policy: { attempts: 1 },
       },
@@ -178,7 +200,7 @@ async function csvBench(): Promise<void> {
     `ratio                ${((njRate / copyRate) * 100).toFixed(1)} % of \\copy`,
     `worker peak RSS      ${(peakKb / 1024).toFixed(0)} MiB`,
   ];
-  process.stdout.write(`\n== end-to-end load ==\n${lines.join('\n')}\n`);
+  process.stdout.write(`\n== end-to-end load: ${sc.label} ==\n${lines.join('\n')}\n`);
 }
 
 async function mappingBench(): Promise<void> {
