@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the services the integration tests use answer on loopback: Redis, PostgreSQL, MariaDB and
 # RabbitMQ; that OpenSSH's sshd and a test account exist for the SFTP tests (which start their own
-# private sshd); and that Chromium (browser test) and the openssl CLI (mTLS test) are installed.
+# private sshd); and that Chromium (browser test), the openssl CLI (mTLS test) and promtool (alert rules)
+# are installed.
 # Starts them when installed but down; installs them from Debian's packages when missing (root only).
 set -euo pipefail
 
@@ -79,5 +80,7 @@ if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 command -v openssl >/dev/null || { log 'installing openssl'; apt_install openssl; }
+# promtool (Debian's prometheus package) checks deploy/prometheus/alerts.yml in test/unit/deploy.test.ts
+command -v promtool >/dev/null || { log 'installing prometheus (for promtool)'; apt_install --no-install-recommends prometheus; }
 
 log 'all services answer'

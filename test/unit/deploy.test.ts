@@ -1,8 +1,9 @@
 /**
  * What `deploy/` ships is checked: the Kubernetes manifests against the API schemas of Kubernetes 1.27
- * (kubernetes-models 4.5.1), the Prometheus alert rules and the Grafana dashboard for shape and for
- * naming only metrics nightjar exports, the commands the manifests run against the CLI.
+ * (kubernetes-models 4.5.1), the Prometheus alert rules with promtool and, like the Grafana dashboard,
+ * for naming only metrics nightjar exports, and the commands the manifests run.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Service } from 'kubernetes-models/v1/Service';
@@ -102,6 +103,17 @@ describe('deploy/', () => {
     expect(byName.get('Deployment/nightjar-relay')!.spec!.template!.spec.containers[0]!.args[0]).toBe(
       'relay',
     );
+  });
+
+  it('promtool accepts the alert rules', () => {
+    const out = execFileSync(
+      'promtool',
+      ['check', 'rules', path.join(REPO, 'deploy/prometheus/alerts.yml')],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(out).toMatch(/SUCCESS: \d+ rules found/);
   });
 
   it('alert rules are well formed and name only exported metrics', async () => {
