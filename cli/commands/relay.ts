@@ -1,7 +1,6 @@
 /** `nightjar relay`: delivers outcome events from the outbox to RabbitMQ and the jobs' webhooks. */
 import type { Command } from 'commander';
 import { relayOnce, runRelay, type RelayPublishers } from '../../app/events.js';
-import { amqpPublisher } from '../../connectors/events/amqp.publisher.js';
 import { webhookPublisher } from '../../connectors/events/webhook.publisher.js';
 import { jobsDir, loadAllJobs, openApp, type GlobalOptions } from '../context.js';
 
@@ -22,7 +21,9 @@ export function registerRelayCommand(program: Command): void {
       const jobs = await loadAllJobs(jobsDir(cmd.optsWithGlobals<GlobalOptions>()));
       const { ctx, close } = await openApp(jobs, { redis: false });
       const url = process.env.NIGHTJAR_EVENTS_AMQP_URL;
-      const amqp = url ? amqpPublisher(url, opts.exchange) : undefined;
+      const amqp = url
+        ? (await import('../../connectors/events/amqp.publisher.js')).amqpPublisher(url, opts.exchange)
+        : undefined;
       const publishers: RelayPublishers = { webhook: webhookPublisher(), ...(amqp ? { amqp } : {}) };
       try {
         if (opts.once) {

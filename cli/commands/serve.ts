@@ -3,9 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { NightjarError } from '../../core/errors.js';
 import { createMetrics } from '../../core/observe/metrics.js';
-import { buildServer } from '../../server/app.js';
 import { queueDepths } from '../../workers/queue.js';
-import { readServerConfig } from '../../server/config.js';
 import { cliLogger, jobsDir, loadAllJobs, openApp, type GlobalOptions } from '../context.js';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -26,6 +24,11 @@ export function registerServeCommand(program: Command): void {
     .action(async (opts: { host: string; port: number; insecureLocal: boolean }, cmd: Command) => {
       const global = cmd.optsWithGlobals<GlobalOptions>();
       const logger = cliLogger();
+      // The server's libraries load only for `serve`: other commands (a worker) stay small.
+      const [{ buildServer }, { readServerConfig }] = await Promise.all([
+        import('../../server/app.js'),
+        import('../../server/config.js'),
+      ]);
       const config = readServerConfig();
       if (!config.jwt && !config.tls?.clientCa && !config.oidc && !config.saml && !opts.insecureLocal) {
         throw new NightjarError(
