@@ -110,7 +110,34 @@ beforeAll(async () => {
   servers.set(sentinel, spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' }));
   for (const p of [primary, replica, sentinel]) await until(`redis on ${p}`, () => answers(p), 10_000);
   await until('the sentinel to know the primary', async () => (await primaryPort(sentinel)) === primary);
-}, 30_000);
+  // A failover needs a replica the sentinel has discovered (from the primary's INFO, every 10 s) and
+  // that is in sync: wait for both, or killing the primary leaves nothing to promote.
+  await until(
+    'the sentinel to know an in-sync replica',
+    async () => {
+      const s = new Redis(sentinel, '127.0.0.1', { lazyConnect: true, retryStrategy: () => null });
+      s.on('error', () => {});
+      try {
+        await s.connect();
+        const replicas = (await s.call('SENTINEL', 'replicas', NAME)) as string[][];
+        const fields = replicas.map((r) =>
+          Object.fromEntries(r.flatMap((v, i, a) => (i % 2 ? [] : [[v, a[i + 1]]]))),
+        );
+        return fields.some(
+          (f) =>
+            f.port === String(replica) &&
+            f['master-link-status'] === 'ok' &&
+            !String(f.flags).includes('down'),
+        );
+      } catch {
+        return false;
+      } finally {
+        s.disconnect();
+      }
+    },
+    30_000,
+  );
+}, 60_000);
 
 afterAll(async () => {
   await Promise.all(
@@ -151,7 +178,7 @@ describe('Redis Sentinel', () => {
 
       // The primary dies; the sentinel promotes the replica.
       servers.get(primary)!.kill('SIGKILL');
-      await until('the failover', async () => (await primaryPort(sentinel)) === replica, 30_000);
+      await until('the failover', async () => (await primaryPort(sentinel)) === replica, 45_000);
 
       await writeFile(
         path.join(dir, 'in', 'customers_20261124.csv'),
