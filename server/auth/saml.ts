@@ -4,7 +4,7 @@
  * with a signed assertion (`wantAssertionsSigned`) from the configured IdP certificate, for nightjar's
  * audience, addressed to its ACS URL (Destination and SubjectConfirmation Recipient), within its
  * validity window, answering a request this server made (InResponseTo, remembered in Redis for 10 min)
- * when the IdP names one. Roles come from an attribute through a value → role map.
+ * (each request id accepted once, so a response cannot be replayed; IdP-initiated logins are refused). Roles come from an attribute through a value → role map.
  */
 import type {} from '@fastify/cookie'; // cookie types on request and reply
 import formbody from '@fastify/formbody';
@@ -95,7 +95,8 @@ export function samlLogin(
     wantAssertionsSigned: true,
     wantAuthnResponseSigned: false,
     acceptedClockSkewMs: 30_000,
-    validateInResponseTo: ValidateInResponseTo.ifPresent,
+    // Only answers to requests this server sent (each usable once): no unsolicited or replayed responses.
+    validateInResponseTo: ValidateInResponseTo.always,
     requestIdExpirationPeriodMs: 600_000,
     cacheProvider: redisCache(deps.redis, deps.prefix),
     signatureAlgorithm: 'sha256',

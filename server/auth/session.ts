@@ -4,7 +4,7 @@
  * sessions end after `idleMs`, every session after `maxMs`; logout deletes it.
  */
 import type {} from '@fastify/cookie'; // cookie types on request and reply
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RedisClient } from '../../workers/queue.js';
 import type { Authenticator, Principal } from './principal.js';
@@ -36,7 +36,9 @@ export function sessions(options: SessionOptions): Sessions {
   const cookieName = options.secure ? '__Host-nightjar' : 'nightjar';
   const idle = options.idleMs ?? 8 * 3600_000;
   const max = options.maxMs ?? 24 * 3600_000;
-  const key = (id: string) => `${options.prefix}:nightjar:session:${id}`;
+  // Redis holds a hash of the id: whoever can read Redis cannot take over a session with what it finds.
+  const key = (id: string) =>
+    `${options.prefix}:nightjar:session:${createHash('sha256').update(id).digest('hex')}`;
   const cookie = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure: options.secure };
   const idOf = (request: FastifyRequest): string | undefined => {
     const v = request.cookies[cookieName];

@@ -180,6 +180,23 @@ describe('the board in a browser', () => {
     const confirm = page.getByRole('button', { name: /^(Confirm|Retry|Yes|OK)$/i }).last();
     if (await confirm.isVisible({ timeout: 1500 }).catch(() => false)) await confirm.click();
 
+    // the board's click is an async fetch: wait for the rerun's audit row before waiting on the
+    // job, or waitUntilFinished may still see the old failed attempt
+    await expect
+      .poll(
+        async () =>
+          Number(
+            (
+              await pg
+                .knex('nightjar_audit')
+                .where({ batch_id: batchId, action: 'rerun' })
+                .count('* as n')
+                .first()
+            )?.n,
+          ),
+        { timeout: 15_000 },
+      )
+      .toBe(1);
     const ctx = h.app([job]);
     const [outcome] = await waitForBatches(ctx, 'customers', [{ batchId, input: '' }]);
     expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 9 });

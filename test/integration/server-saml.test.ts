@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { SignedXml } from 'xml-crypto';
@@ -53,6 +54,7 @@ function keyPair(dir: string, name: string): { key: string; cert: string } {
 }
 
 interface Opts {
+  inResponseTo?: string;
   audience?: string;
   recipient?: string;
   notOnOrAfter?: Date;
@@ -71,7 +73,7 @@ function assertion(o: Opts): string {
     `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_${randomUUID()}" Version="2.0" IssueInstant="${now.toISOString()}">` +
     `<saml:Issuer>${IDP}</saml:Issuer>` +
     `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">${o.nameId ?? 'olga@example.com'}</saml:NameID>` +
-    `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${later.toISOString()}" Recipient="${o.recipient ?? ACS}"/></saml:SubjectConfirmation></saml:Subject>` +
+    `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData${o.inResponseTo ? ` InResponseTo="${o.inResponseTo}"` : ''} NotOnOrAfter="${later.toISOString()}" Recipient="${o.recipient ?? ACS}"/></saml:SubjectConfirmation></saml:Subject>` +
     `<saml:Conditions NotBefore="${before}" NotOnOrAfter="${later.toISOString()}"><saml:AudienceRestriction><saml:Audience>${o.audience ?? SP}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
     `<saml:AuthnStatement AuthnInstant="${now.toISOString()}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +
     `<saml:AttributeStatement><saml:Attribute Name="groups">${attrs}</saml:Attribute></saml:AttributeStatement>` +
@@ -100,13 +102,22 @@ function sign(xml: string, with_: { key: string; cert: string }): string {
   return sig.getSignedXml();
 }
 
-function response(signedAssertion: string, destination = ACS): string {
+function response(signedAssertion: string, destination = ACS, inResponseTo?: string): string {
+  const irt = inResponseTo ?? /InResponseTo="([^"]+)"/.exec(signedAssertion)?.[1];
   const xml =
-    `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_${randomUUID()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${destination}">` +
+    `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_${randomUUID()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${destination}"${irt ? ` InResponseTo="${irt}"` : ''}>` +
     `<saml:Issuer>${IDP}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
     signedAssertion +
     `</samlp:Response>`;
   return Buffer.from(xml).toString('base64');
+}
+
+/** Starts a login as a browser would and returns the id of the AuthnRequest this server sent. */
+async function requestId(): Promise<string> {
+  const res = await app.inject({ method: 'GET', url: '/auth/saml/login?returnTo=/board' });
+  const q = new URL(String(res.headers.location)).searchParams.get('SAMLRequest')!;
+  const xml = inflateRawSync(Buffer.from(q, 'base64')).toString('utf8');
+  return /ID="([^"]+)"/.exec(xml)![1]!;
 }
 
 async function post(samlResponse: string) {
@@ -149,7 +160,8 @@ afterAll(async () => {
 
 describe('SAML login', () => {
   it('a signed assertion for nightjar signs in; the session then reads the API', async () => {
-    const res = await post(response(sign(assertion({}), keys.idp)));
+    const good = response(sign(assertion({ inResponseTo: await requestId() }), keys.idp));
+    const res = await post(good);
     expect(res.statusCode, res.body).toBe(302);
     expect(res.headers.location).toBe('/board');
     const cookie = String(res.headers['set-cookie']);
@@ -164,12 +176,16 @@ describe('SAML login', () => {
     expect(api.statusCode).toBe(200);
   });
 
-  const refused: [string, () => string][] = [
-    ['unsigned', () => response(assertion({}))],
-    ['signed with another key', () => response(sign(assertion({}), keys.other))],
+  const refused: [string, (irt: string) => string][] = [
+    ['unsolicited (answering no request of this server)', () => response(sign(assertion({}), keys.idp))],
+    ['unsigned', (irt) => response(assertion({ inResponseTo: irt }))],
+    ['signed with another key', (irt) => response(sign(assertion({ inResponseTo: irt }), keys.other))],
     [
       'tampered after signing',
-      () => response(sign(assertion({}), keys.idp).replace('olga@example.com', 'mallory@example.com')),
+      (irt) =>
+        response(
+          sign(assertion({ inResponseTo: irt }), keys.idp).replace('olga@example.com', 'mallory@example.com'),
+        ),
     ],
     ['for another audience', () => response(sign(assertion({ audience: 'urn:someone-else' }), keys.idp))],
     [
@@ -186,12 +202,17 @@ describe('SAML login', () => {
     ],
     [
       'wrapped (a second, unsigned assertion)',
-      () => response(sign(assertion({}), keys.idp) + assertion({ nameId: 'mallory@example.com' })),
+      (irt) =>
+        response(
+          sign(assertion({ inResponseTo: irt }), keys.idp) + assertion({ nameId: 'mallory@example.com' }),
+          ACS,
+          irt,
+        ),
     ],
   ];
   for (const [name, make] of refused) {
     it(`refuses a response ${name}`, async () => {
-      const res = await post(make());
+      const res = await post(make(await requestId()));
       expect(res.statusCode, res.body).toBe(401);
       expect(res.json()).toMatchObject({ code: 'UNAUTHENTICATED' });
       expect(res.headers['set-cookie'] ?? '').not.toContain('nightjar=');
@@ -199,7 +220,9 @@ describe('SAML login', () => {
   }
 
   it('a signed assertion without a nightjar group gets no session (403)', async () => {
-    const res = await post(response(sign(assertion({ groups: ['staff'] }), keys.idp)));
+    const res = await post(
+      response(sign(assertion({ inResponseTo: await requestId(), groups: ['staff'] }), keys.idp)),
+    );
     expect(res.statusCode).toBe(403);
     expect(res.headers['set-cookie'] ?? '').not.toContain('nightjar=');
   });
