@@ -10,7 +10,7 @@
  * BENCH_MARIADB_URL (default mysql://root@127.0.0.1:3306/test), BENCH_PG_URL, REDIS_URL,
  * BENCH_CHUNK_ROWS (rows per keyset page, default the source's 10000).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -24,6 +24,8 @@ import { createBatchQueue } from '../workers/queue.js';
 import { enqueueJob, waitForBatches } from '../app/batches.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import { createLogger } from '../core/logger.js';
+import type { SummaryRow } from './table.js';
+import { startWorker, stopWorker } from './worker.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIELDS = ['CUST_ID', 'CUST_CODE', 'NAME', 'BALANCE', 'OPENED', 'LAST_UPD'];
@@ -41,7 +43,7 @@ export interface ExtractBenchOptions {
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
-export async function runExtractBench(o: ExtractBenchOptions): Promise<string[]> {
+export async function runExtractBench(o: ExtractBenchOptions): Promise<{ lines: string[]; row: SummaryRow }> {
   const db = `nj_bench_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection({ uri: o.mariadbUrl });
   const pgAdmin = knexFactory({ client: 'pg', connection: o.pgUrl, pool: { min: 0, max: 1 } });
@@ -122,19 +124,7 @@ export async function runExtractBench(o: ExtractBenchOptions): Promise<string[]>
       NIGHTJAR_QUEUE_PREFIX: prefix,
       NIGHTJAR_LOG_LEVEL: 'warn',
     };
-    const worker = spawn(
-      process.execPath,
-      ['--import', 'tsx', path.join(ROOT, 'cli/main.ts'), '--jobs', jobsDir, 'worker'],
-      { env, stdio: ['ignore', 'inherit', 'pipe'] },
-    );
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      worker.stderr.on('data', (d: Buffer) => {
-        err += d.toString();
-        if (err.includes('worker ready')) resolve();
-      });
-      worker.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err}`)));
-    });
+    const worker = await startWorker(jobsDir, env);
     let njSec: number;
     let outcome;
     let rssReady: number;
@@ -162,7 +152,7 @@ export async function runExtractBench(o: ExtractBenchOptions): Promise<string[]>
       await queue.close();
       redis.disconnect();
     } finally {
-      worker.kill('SIGTERM');
+      await stopWorker(worker);
     }
     if (outcome?.status !== 'published' || outcome.rowsLoaded !== o.rows)
       throw new Error(`bench extract did not publish ${o.rows} rows: ${JSON.stringify(outcome)}`);
@@ -207,7 +197,7 @@ export async function runExtractBench(o: ExtractBenchOptions): Promise<string[]>
 
     const njRate = o.rows / njSec;
     const pipeRate = o.rows / pipeSec;
-    return [
+    const lines = [
       `source table         ${fmt(o.rows)} rows in MariaDB, keyset pages of ${fmt(o.chunkRows ?? 10_000)} rows`,
       `read alone           ${readSec.toFixed(2)} s   ${fmt(read / readSec)} rows/s   (mysql record source, RSS ${mib(rssStart)} → peak ${mib(peak)})`,
       `nightjar worker      ${njSec.toFixed(2)} s   ${fmt(njRate)} rows/s   (plan → read → map → COPY → upsert, enqueue to publish)`,
@@ -215,6 +205,17 @@ export async function runExtractBench(o: ExtractBenchOptions): Promise<string[]>
       `ratio                ${((njRate / pipeRate) * 100).toFixed(1)} % of the pipe`,
       `worker RSS           ${mib(rssReady * 1024)} when ready, peak ${mib(peakWorker * 1024)}`,
     ];
+    return {
+      lines,
+      row: {
+        scenario: `extract MariaDB → PostgreSQL, ${fmt(o.rows)} rows`,
+        nightjar: njRate,
+        referenceName: 'mariadb | psql \\copy',
+        reference: pipeRate,
+        peakMiB: peakWorker / 1024,
+        note: 'upsert',
+      },
+    };
   } finally {
     await admin.query(`DROP DATABASE ${db}`).catch(() => {});
     await admin.end();
@@ -229,7 +230,7 @@ async function vm(pid: number, key: string): Promise<number> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const lines = await runExtractBench({
+  const { lines } = await runExtractBench({
     rows: Number(process.env.BENCH_ROWS ?? 1_000_000),
     mariadbUrl: process.env.BENCH_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test',
     pgUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test',

@@ -3,7 +3,6 @@
  * through 1, 2 and 4 real worker processes sharing one Redis queue, into one PostgreSQL table. Prints
  * the time per batch (amortized) and batches/s for each worker count, and the speed-up over one worker.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -15,6 +14,8 @@ import { createLogger } from '../core/logger.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import { createBatchQueue } from '../workers/queue.js';
 import { generateLegacyCsv } from './generate.js';
+import type { SummaryRow } from './table.js';
+import { procMiB, startWorker, stopWorker } from './worker.js';
 
 export interface ScalingOptions {
   readonly root: string;
@@ -26,28 +27,11 @@ export interface ScalingOptions {
   readonly workerCounts: readonly number[];
 }
 
-async function startWorker(root: string, jobs: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const worker = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(root, 'cli/main.ts'), '--jobs', jobs, 'worker'],
-    {
-      env,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  await new Promise<void>((resolve, reject) => {
-    let err = '';
-    worker.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('worker ready')) resolve();
-    });
-    worker.once('exit', (code) => reject(new Error(`worker exited (${code}): ${err.slice(-2000)}`)));
-  });
-  return worker;
-}
-
-/** Runs the scenario; returns the printed lines. */
-export async function runScalingBench(o: ScalingOptions): Promise<string[]> {
+/**
+ * Runs the scenario; returns the printed lines and one summary row per worker count (the reference: one
+ * worker's rate times the worker count, i.e. linear scaling).
+ */
+export async function runScalingBench(o: ScalingOptions): Promise<{ lines: string[]; rows: SummaryRow[] }> {
   const dir = path.join(o.work, 'small');
   const inDir = path.join(dir, 'in');
   await rm(dir, { recursive: true, force: true });
@@ -63,6 +47,7 @@ export async function runScalingBench(o: ScalingOptions): Promise<string[]> {
   const lines = [`${o.files} files × ${o.rowsPerFile} rows, one queue, one PostgreSQL table`];
   const admin = knexFactory({ client: 'pg', connection: o.pgUrl, pool: { min: 0, max: 1 } });
   let single = 0;
+  const rows: SummaryRow[] = [];
   try {
     for (const n of o.workerCounts) {
       const schema = `nightjar_bench_scale_${n}`;
@@ -91,7 +76,7 @@ export async function runScalingBench(o: ScalingOptions): Promise<string[]> {
         NIGHTJAR_LOG_LEVEL: 'warn',
       };
       const workers = await Promise.all(
-        Array.from({ length: n }, () => startWorker(o.root, path.join(dir, 'jobs'), env)),
+        Array.from({ length: n }, () => startWorker(path.join(dir, 'jobs'), env, 'ignore')),
       );
       process.env.BENCH_PG_URL_SCHEMA = url;
       const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
@@ -112,11 +97,19 @@ export async function runScalingBench(o: ScalingOptions): Promise<string[]> {
         if (published !== o.files) throw new Error(`${n} worker(s): ${published} of ${o.files} published`);
         const perSec = o.files / sec;
         if (n === 1) single = perSec;
+        const peak = Math.max(...(await Promise.all(workers.map((w) => procMiB(w.pid!, 'VmHWM')))));
+        rows.push({
+          scenario: `${o.files} files × ${o.rowsPerFile} rows, ${n} worker${n === 1 ? '' : 's'}`,
+          nightjar: (o.files * o.rowsPerFile) / sec,
+          ...(n > 1 ? { referenceName: `${n} × 1 worker`, reference: n * single * o.rowsPerFile } : {}),
+          peakMiB: peak,
+          note: `${((sec * 1000) / o.files).toFixed(1)} ms a batch`,
+        });
         lines.push(
           `${n} worker${n === 1 ? ' ' : 's'}            ${sec.toFixed(2)} s   ${((sec * 1000) / o.files).toFixed(1)} ms/batch   ${perSec.toFixed(1)} batches/s   ×${(perSec / single).toFixed(2)}`,
         );
       } finally {
-        for (const w of workers) w.kill('SIGTERM');
+        await Promise.all(workers.map((w) => stopWorker(w)));
         await queue.obliterate({ force: true }).catch(() => {});
         await queue.close();
         await app.sinks.close();
@@ -128,5 +121,5 @@ export async function runScalingBench(o: ScalingOptions): Promise<string[]> {
     await admin.destroy();
     await rm(dir, { recursive: true, force: true });
   }
-  return lines;
+  return { lines, rows };
 }

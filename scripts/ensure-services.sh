@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure the services the integration tests use answer on loopback: Redis, PostgreSQL, MariaDB and
 # RabbitMQ; that OpenSSH's sshd and a test account exist for the SFTP tests (which start their own
-# private sshd); and that Chromium (browser test), the openssl CLI (mTLS test) and promtool (alert rules)
-# are installed.
+# private sshd); and that Chromium (browser test), the openssl CLI (mTLS test), promtool (alert rules)
+# and the sqlite3 CLI (bench reference) are installed.
 # Starts them when installed but down; installs them from Debian's packages when missing (root only).
 set -euo pipefail
 
@@ -49,6 +49,9 @@ if ! mariadb -h 127.0.0.1 -u root -e 'select 1' >/dev/null 2>&1; then
 fi
 wait_for mariadb mariadb -h 127.0.0.1 -u root -e 'select 1'
 mariadb -h 127.0.0.1 -u root -e 'CREATE DATABASE IF NOT EXISTS test' >/dev/null
+
+# The sqlite3 CLI: the SQLite scenario of `npm run bench` times its `.import` as the reference.
+command -v sqlite3 >/dev/null || { log 'installing sqlite3'; apt_install sqlite3; }
 
 # OpenSSH server for test/integration/sftp.test.ts: only the binary and a login; the tests run their own
 # `sshd -D -e -f <private config>` on a loopback port and never touch a system sshd.

@@ -21,7 +21,7 @@ export interface BatchProgress extends BatchCounts {
 export interface BoardOptions {
   /** Least time between two progress updates in Redis. @defaultValue 500 */
   readonly progressEveryMs?: number;
-  /** When the size is unknown (0), a progress log line every this many chunks. @defaultValue 50 */
+  /** When the size is unknown (0), a progress log line every this many chunks (of 256 records). @defaultValue 400 */
   readonly logEveryChunks?: number;
   /** Most log lines per attempt (stages included). @defaultValue 20 */
   readonly maxLogLines?: number;
@@ -39,7 +39,7 @@ export interface BatchBoard {
 /** Log lines go out in order (one promise chain); Redis errors never fail the batch. */
 export function batchBoard(job: Pick<Job, 'log' | 'updateProgress'>, options: BoardOptions = {}): BatchBoard {
   const everyMs = options.progressEveryMs ?? 500;
-  const everyChunks = options.logEveryChunks ?? 50;
+  const everyChunks = options.logEveryChunks ?? 400;
   const maxLines = options.maxLogLines ?? 20;
   let lines = 0;
   let chain: Promise<unknown> = Promise.resolve();

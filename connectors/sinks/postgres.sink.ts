@@ -23,6 +23,7 @@ import { appendKeyed, claimPublish, deleteBatches, RAW_COLUMN } from './publish-
 import { NightjarError } from '../../core/errors.js';
 import { readSettings } from '../../core/config/settings.js';
 import { RejectSpool } from './reject-spool.js';
+import { BinaryRows, binaryEncoderFor, binaryFieldsEncoder } from './pg-binary.js';
 
 /** Escapes one value for COPY … FROM STDIN (text format). */
 export function copyText(v: unknown): string {
@@ -54,17 +55,76 @@ export function copyText(v: unknown): string {
   return s;
 }
 
-/** Builds the encoder for one row: values in column order + lineage (+ raw text) → one COPY text line. */
-function rowEncoder(
-  width: number,
-  batchId: string,
-  withRaw: boolean,
-): (values: readonly unknown[], line: number, raw: string) => string {
+/** Rows of one COPY, encoded as they are added and handed to the stream a chunk at a time. */
+interface RowCoder {
+  readonly kind: 'binary' | 'text';
+  add(values: readonly unknown[], line: number, raw: string): void;
+  /** Bytes (binary) or characters (text) waiting. */
+  readonly length: number;
+  take(): Buffer | string;
+  /** Writes what ends the data (the binary trailer). */
+  finish(): void;
+}
+
+/** Text format: values in column order + lineage (+ raw text) → one tab-separated line each. */
+function textRows(width: number, batchId: string, withRaw: boolean): RowCoder {
   const suffix = `\t${copyText(batchId)}\t`;
-  return (values, line, raw) => {
-    let s = copyText(values[0]);
-    for (let i = 1; i < width; i++) s += '\t' + copyText(values[i]);
-    return withRaw ? `${s}${suffix}${line}\t${copyText(raw)}\n` : `${s}${suffix}${line}\n`;
+  let buf = '';
+  return {
+    kind: 'text',
+    add(values, line, raw) {
+      let s = copyText(values[0]);
+      for (let i = 1; i < width; i++) s += '\t' + copyText(values[i]);
+      buf += withRaw ? `${s}${suffix}${line}\t${copyText(raw)}\n` : `${s}${suffix}${line}\n`;
+    },
+    get length() {
+      return buf.length;
+    },
+    take() {
+      const chunk = buf;
+      buf = '';
+      return chunk;
+    },
+    finish() {},
+  };
+}
+
+/**
+ * Binary format, when every column's type has an encoder (and NIGHTJAR_PG_COPY_FORMAT is not `text`):
+ * the types are read from the table itself, in the batch's transaction.
+ */
+async function chooseEncoding(
+  trx: Knex.Transaction,
+  target: BatchTarget,
+  withRaw: boolean,
+): Promise<RowCoder> {
+  const textCoder = textRows(target.columns.length, target.batchId, withRaw);
+  if (readSettings().NIGHTJAR_PG_COPY_FORMAT === 'text') return textCoder;
+  const types = new Map((await introspect(trx, target.table)).map((c) => [c.name, c.type]));
+  const fields = binaryFieldsEncoder(
+    target.columns.map((c) => ({ name: c.name, type: types.get(c.name) ?? '?' })),
+  );
+  const lineEnc = binaryEncoderFor(types.get('_source_line') ?? '?');
+  const idType = types.get('_batch_id');
+  if (!fields || !lineEnc || idType !== 'text') return textCoder;
+  const id = Buffer.from(target.batchId, 'utf8');
+  const width = target.columns.length + 2 + (withRaw ? 1 : 0);
+  const w = new BinaryRows();
+  w.header();
+  return {
+    kind: 'binary',
+    add(values, line, raw) {
+      w.tuple(width);
+      fields(w, values);
+      w.bytes(id);
+      lineEnc(w, line);
+      if (withRaw) w.text(raw);
+    },
+    get length() {
+      return w.length;
+    },
+    take: () => w.take(),
+    finish: () => w.trailer(),
   };
 }
 
@@ -149,6 +209,7 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
     let copy: Writable | undefined;
     let copyDone: Promise<unknown> | undefined;
     let copyError: unknown;
+    let coder: RowCoder | undefined;
     const lines = new LineMap();
     /** COPY fails asynchronously (bad value, lost connection); surface it at the next await point. */
     const rethrow = (): void => {
@@ -166,8 +227,13 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
         // Built beside the table in this transaction, swapped in at publish: readers see old or new.
         await trx.raw(`CREATE TABLE ${plan.name} (LIKE ${table} INCLUDING ALL)`);
       }
+      coder = await chooseEncoding(trx, target, plan.withRaw);
       const conn = await txConnection<PoolClient>(trx);
-      copy = conn.query(copyFrom(`COPY ${plan.name} (${cols}) FROM STDIN`));
+      copy = conn.query(
+        copyFrom(
+          `COPY ${plan.name} (${cols}) FROM STDIN${coder.kind === 'binary' ? ' (FORMAT binary)' : ''}`,
+        ),
+      );
       copy.on('error', (err: Error) => {
         copyError ??= err;
       });
@@ -177,9 +243,9 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
       await trx.rollback().catch(() => {});
       throw err;
     }
-    const encode = rowEncoder(target.columns.length, target.batchId, plan.withRaw);
     const rejects = new RejectSpool();
-    let buf = '';
+    const out =
+      coder.kind === 'binary' ? coder : textRows(target.columns.length, target.batchId, plan.withRaw);
     let pending = 0;
     let ended = false;
 
@@ -187,7 +253,15 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
     const batch: SinkBatch = {
       storesRaw: plan.withRaw,
       add(values, line, raw) {
-        buf += encode(values, line, raw);
+        try {
+          out.add(values, line, raw);
+        } catch (err) {
+          throw new NightjarError(
+            'TARGET_REJECTED',
+            `${target.batchId} line ${line}: ${(err as Error).message} (binary COPY; NIGHTJAR_PG_COPY_FORMAT=text avoids it)`,
+            { cause: err },
+          );
+        }
         lines.add(line);
         pending++;
       },
@@ -199,14 +273,14 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
       },
       async flush() {
         rethrow();
-        if (buf.length === 0) return;
-        const chunk = buf;
-        buf = '';
+        if (out.length === 0) return;
+        const chunk = out.take();
         pending = 0;
         if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), copyDone]);
         rethrow();
       },
       async publish(req) {
+        out.finish();
         await batch.flush();
         ended = true;
         stream.end();

@@ -48,6 +48,13 @@ export const settingsSchema = {
       default: 60_000,
       description: 'PostgreSQL lock_timeout: a batch waiting longer for a lock fails and is retried.',
     },
+    NIGHTJAR_PG_COPY_FORMAT: {
+      enum: ['binary', 'text'],
+      default: 'binary',
+      description:
+        'COPY format of PostgreSQL loads: `binary` (the server parses no numbers, dates or timestamps; ' +
+        'a table with a column type nightjar cannot encode falls back to text) or `text`.',
+    },
     NIGHTJAR_EVENTS: {
       type: 'string',
       pattern: '^(amqp)?$',
@@ -86,6 +93,7 @@ export interface Settings {
   readonly NIGHTJAR_PG_STATEMENT_TIMEOUT_MS: number;
   readonly NIGHTJAR_PG_LOCK_TIMEOUT_MS: number;
   readonly NIGHTJAR_PG_IDLE_TX_TIMEOUT_MS: number;
+  readonly NIGHTJAR_PG_COPY_FORMAT: 'binary' | 'text';
   readonly NIGHTJAR_EVENTS: string;
   readonly NIGHTJAR_EVENTS_SOURCE: string;
   readonly NIGHTJAR_EVENTS_LINK_BASE: string;

@@ -78,6 +78,9 @@ export function createTimeZone(name: string, ambiguous: AmbiguousTime = 'earlier
     return daysFromCivil(y, mo, d) * MS_PER_DAY + h * 3_600_000 + mi * 60_000 + s * 1000 - whole;
   };
   const byDay = new Map<number, number>();
+  /** Transition days, by quarter hour (zones change offset on quarter hours since the 1900s). */
+  const bySlot = new Map<number, number>();
+  const SLOT = 900_000;
   const offsetAt = (utcMs: number): number => {
     const day = Math.floor(utcMs / MS_PER_DAY);
     let cached = byDay.get(day);
@@ -88,11 +91,37 @@ export function createTimeZone(name: string, ambiguous: AmbiguousTime = 'earlier
       if (byDay.size > 50_000) byDay.clear();
       byDay.set(day, cached);
     }
-    return Number.isNaN(cached) ? exactOffset(utcMs) : cached;
+    if (!Number.isNaN(cached)) return cached;
+    const slot = Math.floor(utcMs / SLOT);
+    let inSlot = bySlot.get(slot);
+    if (inSlot === undefined) {
+      const start = exactOffset(slot * SLOT);
+      inSlot = start === exactOffset(slot * SLOT + SLOT - 1000) ? start : NaN;
+      if (bySlot.size > 50_000) bySlot.clear();
+      bySlot.set(slot, inSlot);
+    }
+    return Number.isNaN(inSlot) ? exactOffset(utcMs) : inSlot;
+  };
+  /** Wall-clock days whose every time has the one offset (no transition within a day either side). */
+  const steadyWallDay = new Map<number, number>();
+  const steadyOffset = (wallDay: number): number => {
+    let o = steadyWallDay.get(wallDay);
+    if (o === undefined) {
+      const days = [wallDay - 1, wallDay, wallDay + 1, wallDay + 2].map((d) => offsetAt(d * MS_PER_DAY));
+      o =
+        days.every((x) => x === days[0]) && !days.some((_, i) => Number.isNaN(byDay.get(wallDay - 1 + i)))
+          ? days[0]!
+          : NaN;
+      if (steadyWallDay.size > 50_000) steadyWallDay.clear();
+      steadyWallDay.set(wallDay, o);
+    }
+    return o;
   };
   return {
     name,
     toUtc(wallMs: number): number | string {
+      const steady = steadyOffset(Math.floor(wallMs / MS_PER_DAY));
+      if (!Number.isNaN(steady)) return wallMs - steady;
       const before = offsetAt(wallMs - MS_PER_DAY);
       const after = offsetAt(wallMs + MS_PER_DAY);
       if (before === after && offsetAt(wallMs - before) === before) return wallMs - before;

@@ -11,6 +11,7 @@ describe('environment settings', () => {
       NIGHTJAR_PG_STATEMENT_TIMEOUT_MS: 3_600_000,
       NIGHTJAR_PG_LOCK_TIMEOUT_MS: 60_000,
       NIGHTJAR_PG_IDLE_TX_TIMEOUT_MS: 300_000,
+      NIGHTJAR_PG_COPY_FORMAT: 'binary',
       NIGHTJAR_EVENTS: '',
       NIGHTJAR_EVENTS_SOURCE: 'urn:nightjar:default',
       NIGHTJAR_EVENTS_LINK_BASE: '/api/v1',
