@@ -210,7 +210,7 @@ export async function runExtractBench(o: ExtractBenchOptions): Promise<{ lines: 
       row: {
         scenario: `extract MariaDB → PostgreSQL, ${fmt(o.rows)} rows`,
         nightjar: njRate,
-        referenceName: 'mariadb | psql \\copy',
+        referenceName: 'mariadb → psql \\copy',
         reference: pipeRate,
         peakMiB: peakWorker / 1024,
         note: 'upsert',

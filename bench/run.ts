@@ -144,6 +144,7 @@ async function main(): Promise<void> {
     add(r, 'database extract (MariaDB → PostgreSQL)');
   }
   if (!skip.has('mapping')) {
+    if (QUICK) process.env.BENCH_MAPPING_RECORDS ??= '20000';
     const { runMappingBench } = (await import(
       pathToFileURL(path.join(ROOT, 'bench/mapping.bench.ts')).href
     )) as {

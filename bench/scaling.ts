@@ -91,6 +91,7 @@ export async function runScalingBench(o: ScalingOptions): Promise<{ lines: strin
       try {
         const t0 = process.hrtime.bigint();
         const batches = await enqueueJob(app, { job: job.name });
+        const enqueueSec = Number(process.hrtime.bigint() - t0) / 1e9;
         const outcomes = await waitForBatches(app, job.name, batches);
         const sec = Number(process.hrtime.bigint() - t0) / 1e9;
         const published = outcomes.filter((x) => x.status === 'published').length;
@@ -106,7 +107,7 @@ export async function runScalingBench(o: ScalingOptions): Promise<{ lines: strin
           note: `${((sec * 1000) / o.files).toFixed(1)} ms a batch`,
         });
         lines.push(
-          `${n} worker${n === 1 ? ' ' : 's'}            ${sec.toFixed(2)} s   ${((sec * 1000) / o.files).toFixed(1)} ms/batch   ${perSec.toFixed(1)} batches/s   ×${(perSec / single).toFixed(2)}`,
+          `${n} worker${n === 1 ? ' ' : 's'}            ${sec.toFixed(2)} s   ${((sec * 1000) / o.files).toFixed(1)} ms/batch   ${perSec.toFixed(1)} batches/s   ×${(perSec / single).toFixed(2)}   (enqueue ${enqueueSec.toFixed(2)} s)`,
         );
       } finally {
         await Promise.all(workers.map((w) => stopWorker(w)));

@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { from as copyFrom } from 'pg-copy-streams';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
-import { quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
+import { diffColumns, quoteIdent, quoteTable, type ExistingColumn } from '../../core/ddl.js';
 import { createKnexLedger } from '../../core/ledger/knex.ledger.js';
 import type { BatchTarget, Sink, SinkBatch, StoreValueLimits, TargetColumn } from '../../core/contracts.js';
 import type { SinkDefinition } from '../../core/contracts.js';
@@ -334,6 +334,10 @@ export function createPostgresSink({ knex }: PostgresSinkOptions): Sink {
     valueLimits: POSTGRES_VALUE_LIMITS,
     ledger,
     async prepare(target) {
+      // The common case, a table that exists and agrees, costs one query (no transaction, no lock):
+      // a table another worker is creating is invisible until its creation commits.
+      const existing = await introspect(knex, target.table);
+      if (existing.length > 0 && diffColumns('postgres', existing, target.columns).length === 0) return;
       await prepareTable(
         knex,
         'postgres',
