@@ -24,5 +24,6 @@ COPY docs/openapi.json ./docs/openapi.json
 # The embedded SQLite default writes data/; reject spools and staging use the OS temp folder.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
-ENTRYPOINT ["node", "bin/nightjar.js"]
+# the flags of bin/nightjar.js's first line
+ENTRYPOINT ["node", "--max-semi-space-size=8", "bin/nightjar.js"]
 CMD ["worker"]

@@ -3,7 +3,12 @@
  * in MariaDB (CHAR codes, DECIMAL money, DATE, DATETIME(6) watermark with 20 rows per value, NULL names)
  *   1. read alone through the `mysql` record source (keyset pages, in-process): the read rate;
  *   2. extracted into a typed PostgreSQL table by a real worker process (`nightjar run`: plan the
- *      window, read, map, COPY into a stage, upsert at publish): rows/s and the worker's peak RSS;
+ *      window, read, map, COPY, publish), once per load mode: `replace` (no watermark, the whole table
+ *      COPYed into a shadow table with the table's indexes and swapped in: a plain COPY, like the pipe's)
+ *      and `upsert` (watermark window, COPY into a temporary stage merged with INSERT … ON CONFLICT at
+ *      publish, into the emptied table): rows/s, the worker's CPU seconds and peak RSS (one fresh worker
+ *      process per mode). `append` is no option: the job loader refuses it for extracts, which re-read
+ *      rows (into a keyed table it would stage too, and refuse each repeated or taken key as a reject);
  *   3. the same rows piped `mariadb --batch -e 'SELECT …' | psql -c '\copy … FROM STDIN'` into the same
  *      table (plain COPY, no mapping, no upsert), in the same run.
  * Runnable alone: `node --import tsx bench/extract.ts`. Environment: BENCH_ROWS (default 1000000),
@@ -12,7 +17,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import knexFactory from 'knex';
@@ -25,7 +30,7 @@ import { enqueueJob, waitForBatches } from '../app/batches.js';
 import { SinkPool } from '../core/pipeline/job-runtime.js';
 import { createLogger } from '../core/logger.js';
 import type { SummaryRow } from './table.js';
-import { startWorker, stopWorker } from './worker.js';
+import { procCpuSeconds, startWorker, stopWorker } from './worker.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const FIELDS = ['CUST_ID', 'CUST_CODE', 'NAME', 'BALANCE', 'OPENED', 'LAST_UPD'];
@@ -43,7 +48,20 @@ export interface ExtractBenchOptions {
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
-export async function runExtractBench(o: ExtractBenchOptions): Promise<{ lines: string[]; row: SummaryRow }> {
+/** The extract's load modes, `replace` first: the like-for-like comparison with the pipe's plain COPY. */
+const MODES = ['replace', 'upsert'] as const;
+type Mode = (typeof MODES)[number];
+
+interface WorkerRun {
+  readonly sec: number;
+  readonly cpuSec: number;
+  readonly readyKiB: number;
+  readonly peakKiB: number;
+}
+
+export async function runExtractBench(
+  o: ExtractBenchOptions,
+): Promise<{ lines: string[]; rows: SummaryRow[] }> {
   const db = `nj_bench_${randomBytes(4).toString('hex')}`;
   const admin = await mysql.createConnection({ uri: o.mariadbUrl });
   const pgAdmin = knexFactory({ client: 'pg', connection: o.pgUrl, pool: { min: 0, max: 1 } });
@@ -98,64 +116,37 @@ export async function runExtractBench(o: ExtractBenchOptions): Promise<{ lines: 
     await pgAdmin.raw(`CREATE SCHEMA ${SCHEMA}`);
     const targetUrl = `${o.pgUrl}?options=${encodeURIComponent(`-c search_path=${SCHEMA}`)}`;
     const jobsDir = path.join(ROOT, '.bench', 'jobs-extract');
+    await rm(jobsDir, { recursive: true, force: true }); // the worker loads every job file there
     await mkdir(jobsDir, { recursive: true });
-    const jobFile = path.join(jobsDir, 'bench-extract.json');
-    await writeFile(
-      jobFile,
-      JSON.stringify(
-        {
-          name: 'bench-extract',
-          source: sourceOptions,
-          mapping: path.join(ROOT, 'mappings/legacy-db-customers.mapping.json'),
-          target: { connection: '${BENCH_PG_URL_SCHEMA}', table: TABLE, mode: 'upsert' },
-          policy: { attempts: 1 },
-        },
-        null,
-        2,
-      ),
-    );
-    const job = await loadJob(jobFile);
-    const prefix = `nj-bench-${randomBytes(4).toString('hex')}`;
-    const env = {
-      ...process.env,
-      BENCH_SOURCE_URL: sourceUrl.toString(),
-      BENCH_PG_URL_SCHEMA: targetUrl,
-      REDIS_URL: o.redisUrl,
-      NIGHTJAR_QUEUE_PREFIX: prefix,
-      NIGHTJAR_LOG_LEVEL: 'warn',
-    };
-    const worker = await startWorker(jobsDir, env);
-    let njSec: number;
-    let outcome;
-    let rssReady: number;
-    let peakWorker: number;
-    try {
-      rssReady = await vm(worker.pid!, 'VmRSS');
-      process.env.BENCH_PG_URL_SCHEMA = targetUrl; // where waitForBatches reads the ledger
-      const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
-      const queue = createBatchQueue(redis, prefix);
-      Object.assign(process.env, env); // the source and target connections of the bench job
-      const app = {
-        redis,
-        prefix,
-        jobs: [job],
-        sinks: new SinkPool(env),
-        logger: createLogger({ level: 'silent' }),
-      };
-      const t1 = performance.now();
-      const batches = await enqueueJob(app, { job: job.name });
-      [outcome] = await waitForBatches(app, job.name, batches);
-      njSec = (performance.now() - t1) / 1000;
-      peakWorker = await vm(worker.pid!, 'VmHWM');
-      await app.sinks.close();
-      await queue.obliterate({ force: true }).catch(() => {});
-      await queue.close();
-      redis.disconnect();
-    } finally {
-      await stopWorker(worker);
+    // One job per mode: each has its own cursor, so each reads the whole table.
+    const jobs = new Map<Mode, Awaited<ReturnType<typeof loadJob>>>();
+    for (const mode of MODES) {
+      const jobFile = path.join(jobsDir, `bench-extract-${mode}.json`);
+      await writeFile(
+        jobFile,
+        JSON.stringify(
+          {
+            name: `bench-extract-${mode}`,
+            // `replace` reads the whole relation each run, which the loader allows only without a watermark.
+            source:
+              mode === 'replace'
+                ? { ...sourceOptions, watermark: undefined, key: ['CUST_ID'] }
+                : sourceOptions,
+            mapping: path.join(ROOT, 'mappings/legacy-db-customers.mapping.json'),
+            target: { connection: '${BENCH_PG_URL_SCHEMA}', table: TABLE, mode },
+            policy: { attempts: 1 },
+          },
+          null,
+          2,
+        ),
+      );
+      jobs.set(mode, await loadJob(jobFile));
     }
-    if (outcome?.status !== 'published' || outcome.rowsLoaded !== o.rows)
-      throw new Error(`bench extract did not publish ${o.rows} rows: ${JSON.stringify(outcome)}`);
+    const runs = new Map<Mode, WorkerRun>();
+    for (const mode of MODES) {
+      if (runs.size > 0) await pgAdmin.raw(`TRUNCATE ${SCHEMA}.${TABLE}`);
+      runs.set(mode, await runWorker(jobsDir, jobs.get(mode)!, { ...o, sourceUrl, targetUrl }));
+    }
 
     // ── 3. mariadb --batch | psql \copy, the same rows into the same (emptied) table
     await pgAdmin.raw(`TRUNCATE ${SCHEMA}.${TABLE}`);
@@ -195,32 +186,96 @@ export async function runExtractBench(o: ExtractBenchOptions): Promise<{ lines: 
     if (piped !== o.rows) throw new Error(`the pipe loaded ${piped} rows, expected ${o.rows}`);
     await pgAdmin.raw(`DROP SCHEMA ${SCHEMA} CASCADE`);
 
-    const njRate = o.rows / njSec;
     const pipeRate = o.rows / pipeSec;
+    const workerLines = MODES.map((mode) => {
+      const r = runs.get(mode)!;
+      return (
+        `nightjar ${mode.padEnd(11)} ${r.sec.toFixed(2)} s   ${fmt(o.rows / r.sec)} rows/s   ` +
+        `${((o.rows / r.sec / pipeRate) * 100).toFixed(1)} % of the pipe, worker CPU ${r.cpuSec.toFixed(2)} s, ` +
+        `RSS ${mib(r.readyKiB * 1024)} when ready, peak ${mib(r.peakKiB * 1024)}`
+      );
+    });
     const lines = [
       `source table         ${fmt(o.rows)} rows in MariaDB, keyset pages of ${fmt(o.chunkRows ?? 10_000)} rows`,
       `read alone           ${readSec.toFixed(2)} s   ${fmt(read / readSec)} rows/s   (mysql record source, RSS ${mib(rssStart)} → peak ${mib(peak)})`,
-      `nightjar worker      ${njSec.toFixed(2)} s   ${fmt(njRate)} rows/s   (plan → read → map → COPY → upsert, enqueue to publish)`,
+      `(worker, enqueue to publish: plan → read → map → COPY; replace: into a shadow table swapped in; upsert: into a stage merged at publish)`,
+      ...workerLines,
       `mariadb | psql       ${pipeSec.toFixed(2)} s   ${fmt(pipeRate)} rows/s   (--batch SELECT piped into \\copy, same table, no upsert)`,
-      `ratio                ${((njRate / pipeRate) * 100).toFixed(1)} % of the pipe`,
-      `worker RSS           ${mib(rssReady * 1024)} when ready, peak ${mib(peakWorker * 1024)}`,
     ];
+    const label: Record<Mode, string> = {
+      replace: 'replace (plain COPY, like for like)',
+      upsert: 'upsert',
+    };
     return {
       lines,
-      row: {
-        scenario: `extract MariaDB → PostgreSQL, ${fmt(o.rows)} rows`,
-        nightjar: njRate,
+      rows: MODES.map((mode) => ({
+        scenario: `extract MariaDB → PostgreSQL, ${fmt(o.rows)} rows, ${label[mode]}`,
+        nightjar: o.rows / runs.get(mode)!.sec,
         referenceName: 'mariadb → psql \\copy',
         reference: pipeRate,
-        peakMiB: peakWorker / 1024,
-        note: 'upsert',
-      },
+        peakMiB: runs.get(mode)!.peakKiB / 1024,
+        note: mode === 'replace' ? 'like for like' : 'upsert vs plain COPY',
+      })),
     };
   } finally {
     await admin.query(`DROP DATABASE ${db}`).catch(() => {});
     await admin.end();
     await pgAdmin.destroy();
   }
+}
+
+/** One batch of `job` through a fresh worker process, enqueue to publish. */
+async function runWorker(
+  jobsDir: string,
+  job: Awaited<ReturnType<typeof loadJob>>,
+  o: ExtractBenchOptions & { sourceUrl: URL; targetUrl: string },
+): Promise<WorkerRun> {
+  const prefix = `nj-bench-${randomBytes(4).toString('hex')}`;
+  const env = {
+    ...process.env,
+    BENCH_SOURCE_URL: o.sourceUrl.toString(),
+    BENCH_PG_URL_SCHEMA: o.targetUrl,
+    REDIS_URL: o.redisUrl,
+    NIGHTJAR_QUEUE_PREFIX: prefix,
+    NIGHTJAR_LOG_LEVEL: 'warn',
+  };
+  const worker = await startWorker(jobsDir, env);
+  let run: WorkerRun;
+  let outcome;
+  try {
+    const readyKiB = await vm(worker.pid!, 'VmRSS');
+    const cpu0 = await procCpuSeconds(worker.pid!);
+    process.env.BENCH_PG_URL_SCHEMA = o.targetUrl; // where waitForBatches reads the ledger
+    const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
+    const queue = createBatchQueue(redis, prefix);
+    Object.assign(process.env, env); // the source and target connections of the bench job
+    const app = {
+      redis,
+      prefix,
+      jobs: [job],
+      sinks: new SinkPool(env),
+      logger: createLogger({ level: 'silent' }),
+    };
+    const t1 = performance.now();
+    const batches = await enqueueJob(app, { job: job.name });
+    [outcome] = await waitForBatches(app, job.name, batches);
+    const sec = (performance.now() - t1) / 1000;
+    run = {
+      sec,
+      cpuSec: (await procCpuSeconds(worker.pid!)) - cpu0,
+      readyKiB,
+      peakKiB: await vm(worker.pid!, 'VmHWM'),
+    };
+    await app.sinks.close();
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    redis.disconnect();
+  } finally {
+    await stopWorker(worker);
+  }
+  if (outcome?.status !== 'published' || outcome.rowsLoaded !== o.rows)
+    throw new Error(`bench extract (${job.name}) did not publish ${o.rows} rows: ${JSON.stringify(outcome)}`);
+  return run;
 }
 
 /** A `/proc/<pid>/status` figure in KiB (`VmRSS`, `VmHWM`). */

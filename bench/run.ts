@@ -10,6 +10,9 @@
  * - `scaling`: 1,000 files of 100 rows through 1, 2 and 4 workers;
  * - `extract`: a MariaDB table → PostgreSQL, against `mariadb --batch | psql \copy`;
  * - `mapping`: the mapping engine alone.
+ * Each file scenario with a reference runs `--repeat N` times (BENCH_REPEAT; default 3, 1 with `--quick`),
+ * nightjar and its reference back to back each time; the table shows the medians (a shared VM's timings
+ * vary by ±20–30 % from one minute to the next).
  * `--quick` runs everything small (a smoke test for CI; its figures mean nothing). `--record` appends the
  * table, with machine, date and commit, to bench/RESULTS.md.
  * Environment: BENCH_ROWS (default 1000000), BENCH_BIG_ROWS (default 10000000), BENCH_PG_URL (default
@@ -45,12 +48,20 @@ const BIG = argv.includes('--big');
 const RECORD = argv.includes('--record');
 const ROWS = Number(process.env.BENCH_ROWS ?? (QUICK ? 20_000 : 1_000_000));
 const BIG_ROWS = Number(process.env.BENCH_BIG_ROWS ?? (QUICK ? 50_000 : 10_000_000));
+/** Runs of each file scenario (worker, then its reference, back to back); the table shows medians. */
+const REPEAT = Math.max(1, Number(argValue('--repeat') ?? process.env.BENCH_REPEAT ?? (QUICK ? 1 : 3)));
 const PG = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const REDIS = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MARIADB = process.env.BENCH_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306/test';
 const SCENARIOS = ['csv', 'csv10', 'sqlite', 'big', 'scaling', 'extract', 'mapping'] as const;
 const SCHEMA = 'nightjar_bench';
 const TABLE = 'bench_rows';
+
+function argValue(name: string): string | undefined {
+  const i = argv.indexOf(name);
+  if (i >= 0) return argv[i + 1];
+  return argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+}
 
 /** Scenarios skipped by `--skip a,b` / `--skip=a` (repeatable) or BENCH_SKIP. */
 function skipped(): Set<string> {
@@ -141,7 +152,8 @@ async function main(): Promise<void> {
   }
   if (!skip.has('extract')) {
     const r = await runExtractBench({ rows: ROWS, mariadbUrl: MARIADB, pgUrl: PG, redisUrl: REDIS });
-    add(r, 'database extract (MariaDB → PostgreSQL)');
+    section('database extract (MariaDB → PostgreSQL)', r.lines);
+    summary.push(...r.rows);
   }
   if (!skip.has('mapping')) {
     if (QUICK) process.env.BENCH_MAPPING_RECORDS ??= '20000';
@@ -171,8 +183,48 @@ interface FileScenario {
   readonly noReference?: boolean;
 }
 
-/** One file, one batch, one worker process: enqueue → publish, then the reference loader. */
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/**
+ * A file scenario `REPEAT` times (each run: a fresh table and worker, then the reference right after it,
+ * so that both see the same machine). The row holds the medians: rates, the ratio of each pair, CPU a
+ * row; and the highest peak RSS.
+ */
 async function fileBench(sc: FileScenario): Promise<{ lines: string[]; row: SummaryRow }> {
+  const n = sc.noReference ? 1 : REPEAT;
+  const runs: Awaited<ReturnType<typeof fileBenchOnce>>[] = [];
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await fileBenchOnce(sc);
+    runs.push(r);
+    if (n > 1) lines.push(`run ${i + 1} of ${n}`);
+    lines.push(...r.lines.map((l) => (n > 1 ? `  ${l}` : l)));
+  }
+  if (n === 1) return { lines, row: runs[0]!.row };
+  const ratios = runs.map((r) => r.row.nightjar / r.row.reference!);
+  const row: SummaryRow = {
+    scenario: sc.scenario,
+    nightjar: median(runs.map((r) => r.row.nightjar)),
+    referenceName: runs[0]!.row.referenceName!,
+    reference: median(runs.map((r) => r.row.reference!)),
+    ratio: median(ratios),
+    peakMiB: Math.max(...runs.map((r) => r.row.peakMiB ?? 0)),
+    note: `${(median(runs.map((r) => r.cpuPerRow)) * 1e6).toFixed(1)} µs CPU/row; median of ${n}`,
+  };
+  lines.push(
+    `median of ${n}        ${fmt(row.nightjar)} rows/s, ${fmt(row.reference!)} rows/s ${row.referenceName}, ratio ${row.ratio!.toFixed(2)} × (runs: ${ratios.map((x) => x.toFixed(2)).join(', ')})`,
+  );
+  return { lines, row };
+}
+
+/** One file, one batch, one worker process: enqueue → publish, then the reference loader. */
+async function fileBenchOnce(
+  sc: FileScenario,
+): Promise<{ lines: string[]; row: SummaryRow; cpuPerRow: number }> {
   await rm(path.join(WORK, 'jobs'), { recursive: true, force: true });
   await mkdir(path.join(WORK, 'in'), { recursive: true });
   await mkdir(path.join(WORK, 'jobs'), { recursive: true });
@@ -285,6 +337,7 @@ async function fileBench(sc: FileScenario): Promise<{ lines: string[]; row: Summ
   await admin.destroy();
   return {
     lines,
+    cpuPerRow: cpu / rowsRead,
     row: {
       scenario: sc.scenario,
       nightjar: rate,

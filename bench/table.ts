@@ -6,6 +6,8 @@ export interface SummaryRow {
   readonly referenceName?: string;
   /** The reference's rows per second in the same run. */
   readonly reference?: number;
+  /** nightjar / reference when it is not simply the two rates' quotient (a median of paired runs). */
+  readonly ratio?: number;
   /** Peak RSS of the (one) worker process, MiB. */
   readonly peakMiB?: number;
   readonly note?: string;
@@ -28,7 +30,7 @@ export function printTable(rows: readonly SummaryRow[]): string {
     fmt(r.nightjar),
     r.referenceName ?? '—',
     r.reference !== undefined ? fmt(r.reference) : '—',
-    r.reference !== undefined ? `${(r.nightjar / r.reference).toFixed(2)} ×` : '—',
+    r.reference !== undefined ? `${(r.ratio ?? r.nightjar / r.reference).toFixed(2)} ×` : '—',
     r.peakMiB !== undefined ? `${r.peakMiB.toFixed(0)} MiB` : '—',
     r.note ?? '',
   ]);

@@ -1,14 +1,24 @@
 /**
- * The benchmarks' worker: a real `nightjar worker` process run from the compiled build (`dist/`), as in
- * production, so its CPU and peak RSS are its own and no TypeScript loader is in them.
+ * The benchmarks' worker: a real `nightjar worker` process run as in production: `bin/nightjar.js` on the
+ * compiled build (`dist/`), with the node flags of its first line (what `npx nightjar` and the Dockerfile
+ * use), so its CPU and peak RSS are its own and no TypeScript loader is in them.
  * BENCH_WORKER_NODE_ARGS adds node options (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
+const BIN = path.join(ROOT, 'bin/nightjar.js');
 let built = false;
+
+/** The node flags on the first line of bin/nightjar.js (`#!/usr/bin/env -S node --flag …`). */
+export function binFlags(): string[] {
+  const shebang = readFileSync(BIN, 'utf8').split('\n', 1)[0] ?? '';
+  const m = /^#!\S*env -S node(.*)$/.exec(shebang);
+  return m ? m[1]!.trim().split(/\s+/).filter(Boolean) : [];
+}
 
 /** Compiles `dist/` once per bench run (incremental tsc is a few seconds when nothing changed). */
 export function buildOnce(): void {
@@ -25,11 +35,10 @@ export async function startWorker(
 ): Promise<ChildProcess> {
   buildOnce();
   const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const worker = spawn(
-    process.execPath,
-    [...extra, path.join(ROOT, 'dist/cli/main.js'), '--jobs', jobsDir, 'worker'],
-    { env, stdio: ['ignore', stdout, 'pipe'] },
-  );
+  const worker = spawn(process.execPath, [...binFlags(), ...extra, BIN, '--jobs', jobsDir, 'worker'], {
+    env,
+    stdio: ['ignore', stdout, 'pipe'],
+  });
   await new Promise<void>((resolve, reject) => {
     let err = '';
     worker.stderr.on('data', (d: Buffer) => {

@@ -91,6 +91,15 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     if (retired.delete(rt)) retire(rt);
   };
 
+  /**
+   * Several lines of a job's log in one RPUSH (BullMQ's `job.log` is one script call a line), to the key
+   * BullMQ reads them from; jobs that trim their logs (`keepLogs`) go through `job.log`.
+   */
+  const appendLogs = (job: Job): ((lines: readonly string[]) => Promise<unknown>) | undefined =>
+    job.id === undefined || job.opts.keepLogs !== undefined
+      ? undefined
+      : (lines) => connection.rpush(`${job.queueQualifiedName}:${job.id}:logs`, ...lines);
+
   const processor = async (job: Job<BatchJobData, BatchSummary>, token?: string): Promise<BatchSummary> => {
     const data = job.data;
     const jobRt = runtimes.get(data.job);
@@ -135,7 +144,8 @@ export async function createBatchWorker(options: BatchWorkerOptions): Promise<Ba
     const final = attempt >= (job.opts.attempts ?? 1);
     const abort = new AbortController();
     running.set(job.id ?? data.batchId, abort);
-    const board = batchBoard(job);
+    const logs = appendLogs(job);
+    const board = batchBoard(job, logs ? { appendLogs: logs } : {});
     const began = Date.now();
     const observe = (outcome: BatchOutcomeLabel, summary?: BatchSummary): void =>
       options.metrics?.batchFinished({

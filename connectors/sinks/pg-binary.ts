@@ -9,7 +9,7 @@
  * 8601 with `Z` or an offset. Nothing passes through floating point except `double precision` values.
  * A value an encoder cannot represent is a bug upstream: it fails the batch with the column named.
  */
-import { daysFromCivil } from '../../core/mapping/calendar.js';
+import { daysFromCivil, recentInstant } from '../../core/mapping/calendar.js';
 
 /** Writes one field (its 4-byte length included) at `w.at`; the value is never null here. */
 export type FieldEncoder = (w: BinaryRows, v: unknown) => void;
@@ -88,10 +88,13 @@ export class BinaryRows {
   get length(): number {
     return this.at;
   }
-  /** The bytes written so far; the writer continues in a fresh buffer (the stream keeps this one). */
+  /**
+   * A copy of the bytes written so far (the stream keeps it until the socket took it); the writer starts
+   * over in its own buffer. Handing over the buffer itself would cost a fresh one of full capacity a write.
+   */
   take(): Buffer {
-    const out = this.buf.subarray(0, this.at);
-    this.buf = Buffer.allocUnsafe(this.buf.length);
+    const out = Buffer.allocUnsafeSlow(this.at);
+    this.buf.copy(out, 0, 0, this.at);
     this.at = 0;
     return out;
   }
@@ -274,16 +277,27 @@ const scratch = { at: 0 };
  * days × 86,400,000,000 is split as days × 20 × 2³² + days × 500,654,080.
  */
 function writePgMicros(b: Buffer, at: number, s: string, zoned: boolean): boolean {
-  const parts = pgMicros(s, zoned);
-  if (parts === undefined) return false;
-  const x = parts.days * 500_654_080 + parts.us;
+  let days: number;
+  let us: number;
+  if (recentInstant(s, recent)) {
+    // the mapping formatted this text from these numbers a moment ago (a UTC instant, valid either way)
+    days = recent[0]!;
+    us = recent[1]!;
+  } else {
+    const parts = pgMicros(s, zoned);
+    if (parts === undefined) return false;
+    days = parts.days;
+    us = parts.us;
+  }
+  const x = days * 500_654_080 + us;
   const hiX = Math.floor(x / 4294967296);
-  i32(b, at, parts.days * 20 + hiX);
+  i32(b, at, days * 20 + hiX);
   i32(b, at + 4, x - hiX * 4294967296);
   return true;
 }
 
 const micro = { days: 0, us: 0 };
+const recent = new Float64Array(2);
 
 function pgMicros(s: string, zoned: boolean): { days: number; us: number } | undefined {
   const days = pgDays(s);

@@ -30,13 +30,7 @@ export async function claimPublish(
   if (req.cursor) await cursorStore.saveInTrx(trx, job, req.cursor, target.batchId);
   if (req.dedupe) {
     const dup = await ledger.duplicateInTrx(trx, job, req.input.sha256, target.batchId);
-    if (dup) {
-      throw new NightjarError(
-        'DUPLICATE_CONTENT',
-        `same content (sha256 ${req.input.sha256.slice(0, 12)}…) was loaded by batch ${dup.batchId}`,
-        { details: { duplicateOf: dup.batchId } },
-      );
-    }
+    if (dup) throw duplicateContent(req, dup.batchId);
   }
   if (!req.supersede) return [];
   return ledger.supersedeInTrx(trx, {
@@ -45,6 +39,43 @@ export async function claimPublish(
     inputName: req.input.name,
     businessDate: req.businessDate,
   });
+}
+
+/**
+ * `claimPublish` and the ledger's `published` transition for a batch whose counts are final before it
+ * publishes (PostgreSQL: `append` into an unkeyed table; SQLite: all but keyed `append`), in the same
+ * order and with the same checks, in two statements on PostgreSQL instead of six: ownership + publish (+ stale rejects, dedupe lock), the
+ * extract cursor, then dedupe + superseded deliveries. The caller still writes rejects and events, and
+ * commits. Returns the batch ids whose rows this publish removes.
+ */
+export async function claimAndPublish(
+  trx: Knex.Transaction,
+  ledger: KnexLedger,
+  target: BatchTarget,
+  req: PublishRequest,
+): Promise<string[]> {
+  const { job, batchId } = target;
+  await ledger.publishOwnedInTrx(trx, batchId, { ...req, job });
+  if (req.cursor) await cursorStore.saveInTrx(trx, job, req.cursor, batchId);
+  const { duplicateOf, superseded } = await ledger.dedupeAndSupersedeInTrx(trx, {
+    job,
+    batchId,
+    sha256: req.input.sha256,
+    inputName: req.input.name,
+    businessDate: req.businessDate,
+    dedupe: req.dedupe,
+    supersede: req.supersede,
+  });
+  if (duplicateOf !== undefined) throw duplicateContent(req, duplicateOf);
+  return superseded;
+}
+
+function duplicateContent(req: PublishRequest, duplicateOf: string): NightjarError {
+  return new NightjarError(
+    'DUPLICATE_CONTENT',
+    `same content (sha256 ${req.input.sha256.slice(0, 12)}…) was loaded by batch ${duplicateOf}`,
+    { details: { duplicateOf } },
+  );
 }
 
 /** Removes the rows of superseded batches (a corrected delivery replaces them). */

@@ -87,6 +87,18 @@ function rejectRow(batchId: string, r: Reject): Row {
   };
 }
 
+/** PostgreSQL advisory lock that serializes the content dedupe of one job's publishes. */
+const dedupeLock = (job: string): string => `nightjar:dedupe:${job}`;
+
+function lostBeforePublish(batchId: string, fence: number, row: Row | undefined): NightjarError {
+  const attempts = row ? Number(row.attempts) : 0;
+  return new NightjarError(
+    'OWNERSHIP_LOST',
+    `batch ${batchId}: attempt ${fence} lost the batch before publishing ` +
+      `(ledger: ${row ? `${String(row.status)}, attempt ${attempts}` : 'no row'}); nothing was published by it`,
+  );
+}
+
 export interface KnexLedger extends Ledger {
   readonly runs: RunLedger;
   /**
@@ -109,12 +121,53 @@ export interface KnexLedger extends Ledger {
     trx: Knex.Transaction,
     entry: { job: string; batchId: string; inputName: string; businessDate: string },
   ): Promise<string[]>;
-  /** Inserts rejects inside the caller's transaction (used by sinks at publish). */
+  /**
+   * Inserts rejects inside the caller's transaction (used by sinks at publish), replacing those of
+   * earlier attempts unless `stale: 'gone'` says they were removed already (`publishOwnedInTrx`).
+   */
   insertRejects(
     trx: Knex.Transaction,
     batchId: string,
     rejects: readonly Reject[] | AsyncIterable<readonly Reject[]>,
+    options?: { stale?: 'delete' | 'gone' },
   ): Promise<void>;
+  /**
+   * For a batch whose counts are final before it publishes (no row is refused at publish): the
+   * ownership check and the `published` transition in one statement, which changes nothing unless
+   * `fence` still owns the batch (throws `OWNERSHIP_LOST`, the caller rolls back). The same statement
+   * removes the rejects an earlier attempt left and, with `dedupe` on PostgreSQL, takes the job's dedupe
+   * lock, so that `dedupeAndSupersedeInTrx` (next) sees every publish that committed before it.
+   */
+  publishOwnedInTrx(
+    trx: Knex.Transaction,
+    batchId: string,
+    entry: {
+      job: string;
+      fence: number;
+      counts: BatchCounts;
+      input: InputIdentity;
+      businessDate: string;
+      dedupe: boolean;
+      events?: PublishRequest['events'];
+    },
+  ): Promise<void>;
+  /**
+   * After `publishOwnedInTrx`: a published batch of the job with the same checksum (`duplicateOf`, when
+   * `dedupe`), and the earlier deliveries of the same input name and business date marked `superseded`
+   * (when `supersede`; their ids returned so the sink removes their rows). One statement on PostgreSQL.
+   */
+  dedupeAndSupersedeInTrx(
+    trx: Knex.Transaction,
+    entry: {
+      job: string;
+      batchId: string;
+      sha256: string;
+      inputName: string;
+      businessDate: string;
+      dedupe: boolean;
+      supersede: boolean;
+    },
+  ): Promise<{ duplicateOf?: string; superseded: string[] }>;
   /** Marks the batch published inside the caller's transaction (after `lockForPublish`). */
   publishInTrx(
     trx: Knex.Transaction,
@@ -141,8 +194,9 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     db: Knex | Knex.Transaction,
     batchId: string,
     rejects: readonly Reject[] | AsyncIterable<readonly Reject[]>,
+    options: { stale?: 'delete' | 'gone' } = {},
   ): Promise<void> {
-    await db(REJECTS).where({ batch_id: batchId }).delete();
+    if (options.stale !== 'gone') await db(REJECTS).where({ batch_id: batchId }).delete();
     const chunks: Iterable<readonly Reject[]> | AsyncIterable<readonly Reject[]> =
       Symbol.asyncIterator in rejects ? rejects : [rejects];
     for await (const chunk of chunks) {
@@ -159,7 +213,59 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     return ensured;
   }
 
+  /**
+   * PostgreSQL: the claim in one statement, no transaction around it. The upsert locks the row like the
+   * SELECT … FOR UPDATE of `claimOnce`, and takes a done batch only for a re-run; a done batch is read
+   * afterwards (it stays done: only a claim changes a done row back).
+   */
+  async function claimPostgres(e: Parameters<Ledger['claim']>[0]): Promise<Claim | undefined> {
+    const t = now();
+    const res = await knex.raw<{ rows: { attempts: number | string }[] }>(
+      `INSERT INTO ${BATCHES} AS b (batch_id, job, status, source_name, mapping_name, mapping_version,
+              target_table, forced, started_at, finished_at, error, error_code, rows_read, rows_loaded,
+              rows_rejected, rows_filtered, attempts, created_at)
+       VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, 0, 0, 0, 0, 1, ?)
+       ON CONFLICT (batch_id) DO UPDATE SET job = EXCLUDED.job, status = 'running',
+              source_name = EXCLUDED.source_name, mapping_name = EXCLUDED.mapping_name,
+              mapping_version = EXCLUDED.mapping_version, target_table = EXCLUDED.target_table,
+              forced = EXCLUDED.forced, started_at = EXCLUDED.started_at, finished_at = NULL, error = NULL,
+              error_code = NULL, rows_read = 0, rows_loaded = 0, rows_rejected = 0, rows_filtered = 0,
+              attempts = b.attempts + 1
+        WHERE ? OR b.status NOT IN (${[...DONE].map(() => '?').join(', ')})
+       RETURNING attempts`,
+      [
+        e.batchId,
+        e.job,
+        e.inputName,
+        e.mappingName,
+        e.mappingVersion,
+        e.targetTable,
+        e.forced,
+        t,
+        t,
+        e.rerun,
+        ...DONE,
+      ],
+    );
+    const claimed = res.rows[0];
+    if (claimed) return { kind: 'claimed', fence: Number(claimed.attempts) };
+    const row = (await knex(BATCHES).where({ batch_id: e.batchId }).first('*')) as Row | undefined;
+    const record = row ? toRecord(row) : undefined;
+    if (record && DONE.has(record.status) && !e.rerun) return { kind: 'done', record };
+    return undefined; // changed between the two statements (e.g. an operator reset it): claim again
+  }
+
   async function claimOnce(e: Parameters<Ledger['claim']>[0]): Promise<Claim> {
+    if (dialect === 'postgres') {
+      for (let i = 0; i < 3; i++) {
+        const claim = await claimPostgres(e);
+        if (claim) return claim;
+      }
+      throw new NightjarError(
+        'TARGET_BUSY',
+        `batch ${e.batchId}: its ledger row kept changing while claimed`,
+      );
+    }
     return knex.transaction(async (trx) => {
       const row = (await locked(trx(BATCHES).where({ batch_id: e.batchId }).first('*'))) as Row | undefined;
       const t = now();
@@ -360,18 +466,100 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
       const row = (await locked(trx(BATCHES).where({ batch_id: batchId }).first('status', 'attempts'))) as
         Row | undefined;
       const attempts = row ? Number(row.attempts) : 0;
-      if (!row || row.status !== 'running' || attempts !== fence) {
-        throw new NightjarError(
-          'OWNERSHIP_LOST',
-          `batch ${batchId}: attempt ${fence} lost the batch before publishing ` +
-            `(ledger: ${row ? `${String(row.status)}, attempt ${attempts}` : 'no row'}); nothing was published by it`,
+      if (!row || row.status !== 'running' || attempts !== fence)
+        throw lostBeforePublish(batchId, fence, row);
+    },
+
+    async publishOwnedInTrx(trx, batchId, { job, fence, counts: c, input, businessDate, dedupe, events }) {
+      const values = {
+        status: 'published',
+        source_name: input.name,
+        source_uri: input.uri,
+        file_size: input.size,
+        file_sha256: input.sha256,
+        business_date: businessDate,
+        rows_read: c.rowsRead,
+        rows_loaded: c.rowsLoaded,
+        rows_rejected: c.rowsRejected,
+        rows_filtered: c.rowsFiltered,
+        error_code: null,
+        error: null,
+        finished_at: now(),
+      };
+      const owned = { batch_id: batchId, attempts: fence, status: 'running' };
+      let changed: number;
+      if (dialect === 'postgres') {
+        // Rejects go and the dedupe lock is taken only for the row the UPDATE really changed (owned).
+        const update = trx(BATCHES).where(owned).update(values).returning('batch_id').toSQL();
+        const res = await trx.raw<{ rows: unknown[] }>(
+          `WITH p AS (${update.sql}),
+                r AS (DELETE FROM ${REJECTS} WHERE batch_id IN (SELECT batch_id FROM p))
+           SELECT ${dedupe ? 'pg_advisory_xact_lock(hashtext(?))::text AS locked' : '1 AS one'} FROM p`,
+          [...(update.bindings as Knex.RawBinding[]), ...(dedupe ? [dedupeLock(job)] : [])],
+        );
+        changed = res.rows.length;
+      } else {
+        changed = await trx(BATCHES).where(owned).update(values);
+        if (changed === 1) await trx(REJECTS).where({ batch_id: batchId }).delete();
+      }
+      if (changed !== 1) {
+        const row = await trx(BATCHES)
+          .where({ batch_id: batchId })
+          .first<Row | undefined>('status', 'attempts');
+        throw lostBeforePublish(batchId, fence, row);
+      }
+      if (events) {
+        await writeOutbox(
+          trx,
+          emission(events.spec, (s) =>
+            batchEvent(s, 'batch.published', { ...events.data, counts: { ...c } }),
+          ),
         );
       }
     },
 
+    async dedupeAndSupersedeInTrx(trx, e) {
+      if (dialect !== 'postgres') {
+        const dup = e.dedupe ? await ledger.duplicateInTrx(trx, e.job, e.sha256, e.batchId) : undefined;
+        if (dup) return { duplicateOf: dup.batchId, superseded: [] };
+        return { superseded: e.supersede ? await ledger.supersedeInTrx(trx, e) : [] };
+      }
+      if (!e.dedupe && !e.supersede) return { superseded: [] };
+      // One snapshot for both: the duplicate is looked for among the publishes as they were before this
+      // statement superseded any of them (and a duplicate rolls the whole transaction back anyway).
+      const res = await trx.raw<{ rows: { duplicate_of: string | null; superseded: string[] | null }[] }>(
+        `WITH s AS (
+           UPDATE ${BATCHES} SET status = 'superseded', superseded_by = ?
+            WHERE ? AND job = ? AND source_name = ? AND business_date = ? AND status = 'published'
+              AND batch_id <> ?
+           RETURNING batch_id)
+         SELECT (SELECT batch_id FROM ${BATCHES}
+                  WHERE ? AND job = ? AND file_sha256 = ? AND status = 'published' AND batch_id <> ?
+                  ORDER BY finished_at DESC LIMIT 1) AS duplicate_of,
+                ARRAY(SELECT batch_id FROM s) AS superseded`,
+        [
+          e.batchId,
+          e.supersede,
+          e.job,
+          e.inputName,
+          e.businessDate,
+          e.batchId,
+          e.dedupe,
+          e.job,
+          e.sha256,
+          e.batchId,
+        ],
+      );
+      const row = res.rows[0];
+      return {
+        ...(row?.duplicate_of ? { duplicateOf: row.duplicate_of } : {}),
+        superseded: row?.superseded ?? [],
+      };
+    },
+
     async duplicateInTrx(trx, job, sha256, batchId) {
       if (dialect === 'postgres') {
-        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [`nightjar:dedupe:${job}`]);
+        await trx.raw('SELECT pg_advisory_xact_lock(hashtext(?))', [dedupeLock(job)]);
       }
       const row = (await trx(BATCHES)
         .where({ job, file_sha256: sha256, status: 'published' })

@@ -444,8 +444,50 @@ function readSegments(
   return at === s.length ? null : mismatch(s, format);
 }
 
+/**
+ * The last few texts `formatInstant` returned, with their instants. Mappings hand stores ISO text (what
+ * JSON Schema, SQLite and every driver take), and PostgreSQL's binary COPY needs the number back for the
+ * same row moments later: `recentInstant` answers it without parsing the text again. Equal text means
+ * the same instant, so a hit is exact; a miss (older or other text) returns -1 and the caller parses.
+ */
+const RECENT = 4;
+const recentText: string[] = new Array<string>(RECENT).fill('');
+const recentMicros = new Float64Array(RECENT * 2);
+let recentNext = 0;
+
+/**
+ * For text `formatInstant` returned lately: microseconds since 2000-01-01T00:00Z as days (in
+ * `out[0]`) and microseconds into that day (`out[1]`), returning true; false otherwise.
+ */
+export function recentInstant(s: string, out: Float64Array): boolean {
+  for (let k = 0; k < RECENT; k++) {
+    if (recentText[k] === s) {
+      out[0] = recentMicros[k * 2]!;
+      out[1] = recentMicros[k * 2 + 1]!;
+      return true;
+    }
+  }
+  return false;
+}
+
+/** Days from 1970-01-01 to 2000-01-01 (PostgreSQL's epoch). */
+const PG_EPOCH_DAYS = 10957;
+
 /** Formats epoch milliseconds (+ sub-millisecond nanoseconds) as ISO-8601 UTC with 3 or 6 fraction digits. */
 export function formatInstant(ms: number, subMsNanos: number, fractionDigits: 3 | 6): string {
+  const text = isoInstant(ms, subMsNanos, fractionDigits);
+  if (!Number.isInteger(ms)) return text;
+  const k = recentNext;
+  recentNext = (k + 1) % RECENT;
+  recentText[k] = text;
+  const days = Math.floor(ms / MS_PER_DAY);
+  recentMicros[k * 2] = days - PG_EPOCH_DAYS;
+  recentMicros[k * 2 + 1] =
+    (ms - days * MS_PER_DAY) * 1000 + (fractionDigits === 6 ? Math.floor(subMsNanos / 1000) : 0);
+  return text;
+}
+
+function isoInstant(ms: number, subMsNanos: number, fractionDigits: 3 | 6): string {
   const days = Math.floor(ms / MS_PER_DAY);
   let rest = ms - days * MS_PER_DAY;
   civilFromDays(days, civil);

@@ -17,7 +17,8 @@ import {
 } from '../contracts.js';
 import { classify, NightjarError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { compileStorableGuard } from './storable.js';
+import { storableGuardFor } from './storable.js';
+import { detachedReject } from './detach.js';
 import type { JobRuntime } from './job-runtime.js';
 
 export interface BatchRequest {
@@ -78,12 +79,13 @@ export interface BatchSummary extends BatchCounts {
 const RESERVED_META = { batchId: true, job: true, fileName: true } as const;
 
 /**
- * Records per input chunk, and the unit of backpressure towards the store. Small on purpose: a chunk's
- * records (and the text they slice) must die young. With 2,000 a chunk outlived V8's young generation,
- * was promoted and collected by full GCs: on the 10-column bench 2,000 → 256 cut the worker's CPU from
- * 9–10 to 6–7 µs a row and its peak RSS from 340 to 140 MiB.
+ * Records per input chunk. Small on purpose: a chunk's records (and the text they slice) must die in V8's
+ * young generation. With 2,000 a chunk outlived it, was promoted and collected by full GCs (10-column
+ * bench: 9–10 µs CPU a row, 340 MiB peak RSS); with 256, each scavenge still promoted ~3 MB of records
+ * still in use, which old space collected late and grew with (367 MiB at 10M rows); with 64 it promotes
+ * ~60 KB. Sinks batch their own writes (PostgreSQL: 64 KiB a COPY write), so small chunks cost no round trips.
  */
-export const CHUNK_SIZE = 256;
+export const CHUNK_SIZE = 64;
 /** Rejects kept for the ledger of a batch that fails (a published batch keeps all of them). */
 const FAILED_REJECT_SAMPLE = 1000;
 
@@ -153,11 +155,12 @@ export async function runBatch(rt: JobRuntime, req: BatchRequest, at: BatchAttem
     let summary: BatchCounts;
     try {
       const out = new Array<unknown>(mapping.columns.length);
-      const unstorable = compileStorableGuard(mapping.columns, sink.valueLimits);
+      const unstorable = storableGuardFor(mapping.columns, sink.valueLimits);
       const { rejectLimit } = job.policy;
       const storesRaw = batch.storesRaw ?? true;
 
-      const reject = (r: Reject): void => {
+      const reject = (found: Reject): void => {
+        const r = detachedReject(found);
         batch.reject(r);
         counts.rowsRejected++;
         if (sample.length < FAILED_REJECT_SAMPLE) sample.push(r);

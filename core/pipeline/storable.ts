@@ -17,7 +17,8 @@
  * Text length is not checked here: the mapping language declares lengths as `maxLength` in the target
  * schema, which the mapping already enforces, and generated tables use unbounded `text` columns.
  *
- * Compiled once per batch; a good row costs one pass over its values and allocates nothing.
+ * Compiled once per job and store (`storableGuardFor`); a good row costs one pass over its values and
+ * allocates nothing.
  */
 import type { FieldError, StoreValueLimits, TargetColumn } from '../contracts.js';
 import { isInt64String } from '../mapping/decimal.js';
@@ -41,14 +42,15 @@ type Check = (v: unknown) => Problem | null;
 /** NUL or a lone surrogate (one scan; JS regexes without `u` see UTF-16 code units). */
 const BAD_TEXT_WITH_NUL = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const BAD_TEXT = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const NUL_OR_SURROGATE = /[\0\uD800-\uDFFF]/;
-const SURROGATE = /[\uD800-\uDFFF]/;
 
 function textCheck(limits: StoreValueLimits): (s: string) => Problem | null {
   const bad = limits.nulInText ? BAD_TEXT : BAD_TEXT_WITH_NUL;
-  const suspect = limits.nulInText ? SURROGATE : NUL_OR_SURROGATE;
+  // the common case in two native scans (isWellFormed answers one-byte strings without looking)
+  const suspect = limits.nulInText
+    ? (s: string) => !s.isWellFormed()
+    : (s: string) => s.includes('\0') || !s.isWellFormed();
   return (s) => {
-    if (!suspect.test(s)) return null; // the common case: one plain character-class scan
+    if (!suspect(s)) return null;
     const m = bad.exec(s);
     if (m === null) return null;
     const at = m.index + 1;
@@ -202,6 +204,23 @@ function describe(v: unknown): string {
 }
 
 /** Compiles the guard for one batch's columns and the limits of its store. */
+const guards = new WeakMap<readonly TargetColumn[], Map<StoreValueLimits, StorableGuard>>();
+
+/**
+ * `compileStorableGuard`, compiled once per mapping's columns and store limits (a guard keeps no state
+ * between rows, so every batch of a job shares one).
+ */
+export function storableGuardFor(
+  columns: readonly TargetColumn[],
+  limits: StoreValueLimits = STRICTEST_LIMITS,
+): StorableGuard {
+  let byLimits = guards.get(columns);
+  if (!byLimits) guards.set(columns, (byLimits = new Map<StoreValueLimits, StorableGuard>()));
+  let guard = byLimits.get(limits);
+  if (!guard) byLimits.set(limits, (guard = compileStorableGuard(columns, limits)));
+  return guard;
+}
+
 export function compileStorableGuard(
   columns: readonly TargetColumn[],
   limits: StoreValueLimits = STRICTEST_LIMITS,

@@ -63,7 +63,7 @@ async function raceTwoAttempts(
         for await (const c of opened.chunks) {
           yield c;
           if (++n === 7) {
-            // Half-way through (15 chunks): attempt 2 claims the batch and publishes it meanwhile.
+            // Mid-input (7 chunks read): attempt 2 claims the batch and publishes it meanwhile.
             second = runBatch(other, { batchId, input }, { attempt: 2, final: false, logger });
             await second.finally(release);
             await stalled;
@@ -251,5 +251,165 @@ describe('replace', () => {
     expect(await rows("SELECT count(*)::int AS n FROM pg_tables WHERE tablename LIKE '\\_nj\\_%'")).toEqual([
       { n: 0 },
     ]);
+  });
+});
+
+describe('append into an unkeyed table (ownership and publish in one statement)', () => {
+  /** The demo mapping without its key: plain append, COPY straight into the table. */
+  async function plainJob(name: string, envVar?: string): Promise<JobDefinition> {
+    const mapping = JSON.parse(
+      await readFile(path.join(REPO, 'mappings/legacy-customers.mapping.json'), 'utf8'),
+    ) as { target: { key?: string[] } };
+    delete mapping.target.key;
+    const file = path.join(dir, 'plain.mapping.json');
+    await writeFile(file, JSON.stringify(mapping));
+    return writeJob(dir, name, { mapping: file, ...(envVar ? { envVar } : {}) });
+  }
+  const run = (rt: JobRuntime, batchId: string, input: string, attempt = 1): Promise<BatchSummary> =>
+    runBatch(rt, { batchId, input }, { attempt, final: false, logger: createLogger({ level: 'silent' }) });
+
+  it('a stalled attempt that lost the batch publishes nothing; stale rejects of earlier attempts go', async () => {
+    const job = await plainJob('plain-race');
+    await writeFile(path.join(dir, 'in', 'big.csv'), csv(1, 30_000) + 'x,"bad",x,oops,20200101,A,EU\n');
+    const sinks = new SinkPool();
+    try {
+      const rt = await createJobRuntime(job, sinks);
+      await rt.sink.ledger.ensure();
+      // A reject an earlier, failed attempt left behind: the publishing attempt's rejects replace it.
+      await pg
+        .knex('nightjar_rejects')
+        .insert({ batch_id: 'plain-b1', line: 7, raw: 'r', reason: 'x', errors: '[]' });
+      const [first, second] = await raceTwoAttempts(rt, 'plain-b1', 'big.csv');
+      expect(first).toMatchObject({ code: 'OWNERSHIP_LOST' });
+      expect(second).toMatchObject({ status: 'published', rowsLoaded: 30_000, rowsRejected: 1 });
+      const [t] = await rows(
+        'SELECT count(*)::int AS n, count(DISTINCT _source_line)::int AS lines FROM customers',
+      );
+      expect(t).toEqual({ n: 30_000, lines: 30_000 });
+      const [ledger] = await rows(
+        'SELECT status, attempts, rows_read::int, rows_loaded::int, rows_rejected::int FROM nightjar_batches',
+      );
+      expect(ledger).toEqual({
+        status: 'published',
+        attempts: 2,
+        rows_read: 30_001,
+        rows_loaded: 30_000,
+        rows_rejected: 1,
+      });
+      expect(await rows('SELECT line::int FROM nightjar_rejects')).toEqual([{ line: 30_002 }]);
+    } finally {
+      await sinks.close();
+    }
+  });
+
+  it('skips the same content, supersedes a re-delivery, and a re-run replaces only its own rows', async () => {
+    const job = await plainJob('plain-redelivery');
+    await writeFile(path.join(dir, 'in', 'a.csv'), csv(1, 3));
+    await writeFile(path.join(dir, 'in', 'copy.csv'), csv(1, 3));
+    const sinks = new SinkPool();
+    try {
+      const rt = await createJobRuntime(job, sinks);
+      expect(await run(rt, 'a-1', 'a.csv')).toMatchObject({ status: 'published', rowsLoaded: 3 });
+      expect(await run(rt, 'copy-1', 'copy.csv')).toMatchObject({ status: 'skipped', duplicateOf: 'a-1' });
+      // a.csv delivered again, corrected: same name and business date, so it replaces the first delivery
+      await writeFile(path.join(dir, 'in', 'a.csv'), csv(1, 2) + line(3, '9.99'));
+      expect(await run(rt, 'a-2', 'a.csv')).toMatchObject({ status: 'published', rowsLoaded: 3 });
+      expect(
+        await rows('SELECT customer_id::int AS id, balance::text, _batch_id FROM customers ORDER BY 1'),
+      ).toEqual([
+        { id: 1, balance: '1.25', _batch_id: 'a-2' },
+        { id: 2, balance: '2.25', _batch_id: 'a-2' },
+        { id: 3, balance: '9.99', _batch_id: 'a-2' },
+      ]);
+      expect(await rows('SELECT batch_id, status, superseded_by FROM nightjar_batches ORDER BY 1')).toEqual([
+        { batch_id: 'a-1', status: 'superseded', superseded_by: 'a-2' },
+        { batch_id: 'a-2', status: 'published', superseded_by: null },
+        { batch_id: 'copy-1', status: 'skipped', superseded_by: null },
+      ]);
+      // An operator's re-run of a-2: its own rows are replaced, not doubled.
+      const again = await runBatch(
+        rt,
+        { batchId: 'a-2', input: 'a.csv', rerun: true },
+        { attempt: 1, final: false, logger: createLogger({ level: 'silent' }) },
+      );
+      expect(again).toMatchObject({ status: 'published', rowsLoaded: 3 });
+      expect(await rows('SELECT count(*)::int AS n FROM customers')).toEqual([{ n: 3 }]);
+      expect(await rows("SELECT attempts FROM nightjar_batches WHERE batch_id = 'a-2'")).toEqual([
+        { attempts: 2 },
+      ]);
+    } finally {
+      await sinks.close();
+    }
+  });
+
+  it('SQLite: an overtaken attempt publishes nothing; same content skipped, a re-delivery supersedes', async () => {
+    const file = path.join(dir, 'plain.db');
+    const job = await plainJob('plain-sqlite', 'NJ_TEST_SQLITE_URL');
+    await writeFile(path.join(dir, 'in', 'big.csv'), csv(1, 5_000) + 'x,"bad",x,oops,20200101,A,EU\n');
+    await writeFile(path.join(dir, 'in', 'a.csv'), csv(1, 3));
+    await writeFile(path.join(dir, 'in', 'copy.csv'), csv(1, 3));
+    const envs = { ...process.env, NJ_TEST_SQLITE_URL: `sqlite://${file}` };
+    const [mine, theirs] = [new SinkPool(envs), new SinkPool(envs)];
+    try {
+      const rt = await createJobRuntime(job, mine);
+      const other = await createJobRuntime(job, theirs);
+      const [first, second] = await raceTwoAttempts(rt, 'big-1', 'big.csv', other, 'open');
+      expect(first).toMatchObject({ code: 'OWNERSHIP_LOST' });
+      expect(second).toMatchObject({ status: 'published', rowsLoaded: 5_000, rowsRejected: 1 });
+      expect(await run(rt, 'a-1', 'a.csv')).toMatchObject({ status: 'published', rowsLoaded: 3 });
+      expect(await run(rt, 'copy-1', 'copy.csv')).toMatchObject({ status: 'skipped', duplicateOf: 'a-1' });
+      await writeFile(path.join(dir, 'in', 'a.csv'), csv(1, 2) + line(3, '9.99'));
+      expect(await run(rt, 'a-2', 'a.csv')).toMatchObject({ status: 'published', rowsLoaded: 3 });
+    } finally {
+      await mine.close();
+      await theirs.close();
+    }
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(
+        db.prepare('SELECT _batch_id AS b, count(*) AS n FROM customers GROUP BY 1 ORDER BY 1').all(),
+      ).toEqual([
+        { b: 'a-2', n: 3 },
+        { b: 'big-1', n: 5_000 },
+      ]);
+      expect(db.prepare('SELECT batch_id, status, attempts FROM nightjar_batches ORDER BY 1').all()).toEqual([
+        { batch_id: 'a-1', status: 'superseded', attempts: 1 },
+        { batch_id: 'a-2', status: 'published', attempts: 1 },
+        { batch_id: 'big-1', status: 'published', attempts: 2 },
+        { batch_id: 'copy-1', status: 'skipped', attempts: 1 },
+      ]);
+      expect(db.prepare('SELECT batch_id, line FROM nightjar_rejects').all()).toEqual([
+        { batch_id: 'big-1', line: 5_002 },
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a table dropped or altered after the first batch is checked again in the batch transaction', async () => {
+    const job = await plainJob('plain-drop');
+    await writeFile(path.join(dir, 'in', 'a.csv'), csv(1, 2));
+    await writeFile(path.join(dir, 'in', 'b.csv'), csv(3, 4));
+    await writeFile(path.join(dir, 'in', 'c.csv'), csv(5, 6));
+    const sinks = new SinkPool();
+    try {
+      const rt = await createJobRuntime(job, sinks);
+      expect(await run(rt, 'a', 'a.csv')).toMatchObject({ status: 'published', rowsLoaded: 2 });
+      await pg.knex.raw('DROP TABLE customers');
+      // The same process (it saw the table agree before) creates it again and loads.
+      expect(await run(rt, 'b', 'b.csv')).toMatchObject({ status: 'published', rowsLoaded: 2 });
+      expect(await rows('SELECT customer_id::int AS id FROM customers ORDER BY 1')).toEqual([
+        { id: 3 },
+        { id: 4 },
+      ]);
+      await pg.knex.raw('ALTER TABLE customers ALTER COLUMN email TYPE integer USING NULL');
+      await expect(run(rt, 'c', 'c.csv')).rejects.toMatchObject({ code: 'SCHEMA_MISMATCH' });
+      expect(await rows("SELECT status, error_code FROM nightjar_batches WHERE batch_id = 'c'")).toEqual([
+        { status: 'dead', error_code: 'SCHEMA_MISMATCH' },
+      ]);
+      expect(await rows('SELECT count(*)::int AS n FROM customers')).toEqual([{ n: 2 }]);
+    } finally {
+      await sinks.close();
+    }
   });
 });

@@ -112,7 +112,7 @@ describe('worker lifecycle', () => {
     const job = await writeJob(dir, 'customers', {
       policy: { attempts: 3, backoff: { type: 'fixed', delayMs: 100 } },
     });
-    await bigFile(300_000);
+    await bigFile(600_000);
     const worker = await h.startWorker([job], { lockMs: 1000 });
     const trouble: string[] = [];
     worker.worker.on('lockRenewalFailed', (ids) => trouble.push(`lockRenewalFailed ${ids.join(',')}`));
@@ -120,7 +120,7 @@ describe('worker lifecycle', () => {
     worker.worker.on('failed', (j, err) => trouble.push(`failed ${j?.id}: ${err.message}`));
     const started = Date.now();
     const [outcome] = await h.run(job);
-    expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 300_000 });
+    expect(outcome).toMatchObject({ status: 'published', rowsLoaded: 600_000 });
     expect(Date.now() - started).toBeGreaterThan(2000); // several lock periods long
     expect(trouble).toEqual([]);
     const bull = await h.queue.getJob(outcome!.batchId);

@@ -105,6 +105,17 @@ describe('deploy/', () => {
     );
   });
 
+  it('the image runs node with the flags of bin/nightjar.js, which runs as a command', () => {
+    const shebang = read('bin/nightjar.js').split('\n', 1)[0]!;
+    const flags = /^#!\/usr\/bin\/env -S node(.*)$/.exec(shebang)![1]!.trim().split(/\s+/);
+    expect(flags).toContain('--max-semi-space-size=8');
+    const entry = /^ENTRYPOINT (.+)$/m.exec(read('Dockerfile'))![1]!;
+    expect(JSON.parse(entry)).toEqual(['node', ...flags, 'bin/nightjar.js']);
+    // the shebang works as written (env -S), e.g. through node_modules/.bin/nightjar
+    const version = execFileSync(path.join(REPO, 'bin/nightjar.js'), ['--version'], { encoding: 'utf8' });
+    expect(version.trim()).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
   it('promtool accepts the alert rules', () => {
     const out = execFileSync(
       'promtool',
