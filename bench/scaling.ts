@@ -4,7 +4,8 @@
  * the time per batch (amortized) and batches/s for each worker count, and the speed-up over one worker.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import knexFactory from 'knex';
 import { Redis } from 'ioredis';
@@ -89,11 +90,18 @@ export async function runScalingBench(o: ScalingOptions): Promise<{ lines: strin
         logger: createLogger({ level: 'warn' }),
       };
       try {
+        const cpu0 = await machineCpu();
+        const own0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
         const batches = await enqueueJob(app, { job: job.name });
         const enqueueSec = Number(process.hrtime.bigint() - t0) / 1e9;
         const outcomes = await waitForBatches(app, job.name, batches);
         const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+        const cpu1 = await machineCpu();
+        const own = process.cpuUsage(own0);
+        const busy = (cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total);
+        // the machine's CPU a batch without this bench's own (enqueueing, waiting on every batch)
+        const cpuMsPerBatch = ((cpu1.busy - cpu0.busy) * 10 - (own.user + own.system) / 1000) / o.files;
         const published = outcomes.filter((x) => x.status === 'published').length;
         if (published !== o.files) throw new Error(`${n} worker(s): ${published} of ${o.files} published`);
         const perSec = o.files / sec;
@@ -104,10 +112,10 @@ export async function runScalingBench(o: ScalingOptions): Promise<{ lines: strin
           nightjar: (o.files * o.rowsPerFile) / sec,
           ...(n > 1 ? { referenceName: `${n} × 1 worker`, reference: n * single * o.rowsPerFile } : {}),
           peakMiB: peak,
-          note: `${((sec * 1000) / o.files).toFixed(1)} ms a batch`,
+          note: `${((sec * 1000) / o.files).toFixed(1)} ms a batch; CPUs ${(busy * 100).toFixed(0)} % busy`,
         });
         lines.push(
-          `${n} worker${n === 1 ? ' ' : 's'}            ${sec.toFixed(2)} s   ${((sec * 1000) / o.files).toFixed(1)} ms/batch   ${perSec.toFixed(1)} batches/s   ×${(perSec / single).toFixed(2)}   (enqueue ${enqueueSec.toFixed(2)} s)`,
+          `${n} worker${n === 1 ? ' ' : 's'}            ${sec.toFixed(2)} s   ${((sec * 1000) / o.files).toFixed(1)} ms/batch   ${perSec.toFixed(1)} batches/s   ×${(perSec / single).toFixed(2)}   (enqueue ${enqueueSec.toFixed(2)} s; all ${os.cpus().length} CPUs ${(busy * 100).toFixed(0)} % busy, ${cpuMsPerBatch.toFixed(1)} ms of CPU a batch in workers, PostgreSQL, Redis and the kernel)`,
         );
       } finally {
         await Promise.all(workers.map((w) => stopWorker(w)));
@@ -123,4 +131,12 @@ export async function runScalingBench(o: ScalingOptions): Promise<{ lines: strin
     await rm(dir, { recursive: true, force: true });
   }
   return { lines, rows };
+}
+
+/** Jiffies (10 ms) the whole machine spent busy and in total so far, from /proc/stat. */
+async function machineCpu(): Promise<{ busy: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0] ?? '';
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
 }

@@ -115,12 +115,13 @@ export interface DateTimeFormat {
   readonly compactYmd: boolean;
   /**
    * When every field has a fixed width (no `M`/`D`/`H`/`Z`): total length and, per field, its start, width
-   * and token code (see `TOKEN_CODES`); literals are checked against `literals` at their positions.
+   * and token code (see `TOKEN_CODES`); `literals` holds the position and char code of every literal
+   * character.
    */
   readonly fixed: {
     readonly length: number;
     readonly fields: Int32Array;
-    readonly literals: readonly (readonly [number, string])[];
+    readonly literals: Int32Array;
   } | null;
 }
 
@@ -251,18 +252,18 @@ export function compileDateFormat(format: string): DateTimeFormat | string {
   let fixed: DateTimeFormat['fixed'] = null;
   if (segments.every((seg) => seg.kind === 'literal' || (seg.kind !== 'Z' && seg.min === seg.max))) {
     const fields: number[] = [];
-    const literals: [number, string][] = [];
+    const literals: number[] = [];
     let at = 0;
     for (const seg of segments) {
       if (seg.kind === 'literal') {
-        literals.push([at, seg.text]);
+        for (let k = 0; k < seg.text.length; k++) literals.push(at + k, seg.text.charCodeAt(k));
         at += seg.text.length;
       } else if (seg.kind !== 'Z') {
         fields.push(at, seg.max, TOKEN_CODES[seg.kind] ?? 0);
         at += seg.max;
       }
     }
-    fixed = { length: at, fields: Int32Array.from(fields), literals };
+    fixed = { length: at, fields: Int32Array.from(fields), literals: Int32Array.from(literals) };
   }
   return {
     source: format,
@@ -330,7 +331,8 @@ function readFixed(s: string, fixed: NonNullable<DateTimeFormat['fixed']>, raw: 
     const code = f[k + 2] ?? 0;
     raw[code] = code === 10 ? v * (NANO_SCALE[width] ?? 1) : v;
   }
-  for (const [at, text] of fixed.literals) if (!s.startsWith(text, at)) return false;
+  const lit = fixed.literals;
+  for (let k = 0; k < lit.length; k += 2) if (s.charCodeAt(lit[k]!) !== lit[k + 1]) return false;
   return true;
 }
 
