@@ -34,4 +34,12 @@ describe('engines', () => {
     }
     expect(refused).toEqual([]);
   });
+
+  it('the test OpenID provider supports this Node.js (it checks the LTS code name, not `engines`)', () => {
+    // oidc-provider 9 declares no engines but wants Node 22 ("Jod") at run time; 8.8 wants 18 ("Hydrogen")
+    const source = readFileSync(path.join(REPO, 'node_modules/oidc-provider/lib/index.js'), 'utf8');
+    const minimal = /const minimal = '(\w+)'/.exec(source)![1]!;
+    const lts = process.release.lts ?? '';
+    expect(lts.charCodeAt(0)).toBeGreaterThanOrEqual(minimal.charCodeAt(0));
+  });
 });
