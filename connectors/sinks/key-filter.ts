@@ -1,27 +1,38 @@
 /**
- * A Bloom filter over the key values of one batch, so that a sink can tell "no key repeats in this
- * batch" without holding the keys: fixed memory (4 MiB by default) whatever the batch size. It has no
- * false negatives, so `repeats === false` is a promise; `repeats === true` may be a false positive (the
- * caller then takes the path that handles repeats, which is correct either way). In the default size a
- * batch of 1M distinct keys passes nearly always; past about 1.5M a false positive becomes likely, and
- * bigger batches simply lose the fast path. Cost: about 0.15 µs per key.
+ * Tells whether a key may repeat within one batch, without holding the keys: a sink that knows no key
+ * repeats can skip the sort of its merge. The first `exactUpTo` keys go into a set of 53-bit hashes
+ * (small batches allocate next to nothing); past that they move into a Bloom filter of fixed size
+ * (4 MiB by default) whatever the batch size. Neither has false negatives, so `repeats === false` is a
+ * promise; `repeats === true` may be a false positive (the caller then takes the path that handles
+ * repeats, which is correct either way). In the default size a batch of 1M distinct keys passes nearly
+ * always; past about 1.5M a false positive becomes likely, and bigger batches simply lose the fast
+ * path. Cost: about 0.15 µs per key.
  *
- * Keys are compared as text (`String(n)` for numbers and bigints): two values the store holds equal but
- * that print differently (`'1.0'` and `'1.00'` as numeric) are not caught here, so the caller must still
- * cope with a repeat the filter missed (the PostgreSQL sink retries its merge the slow way).
+ * Keys are compared as text (`String(n)` for numbers and bigints; the columns of a compound key joined
+ * by NUL): two values the store holds equal but that print differently (`'1.0'` and `'1.00'` as
+ * numeric) are not caught here, so the caller must still cope with a repeat the filter missed (the
+ * PostgreSQL sink retries its merge the slow way). Two different keys that print alike only cost a
+ * false positive.
  */
 
 export interface KeyFilterOptions {
-  /** Size of the bit array, a power of two ≥ 32. @defaultValue 2^25 (4 MiB) */
+  /** Size of the Bloom filter's bit array, a power of two ≥ 32. @defaultValue 2^25 (4 MiB) */
   readonly bits?: number;
   /** Bit positions per key. @defaultValue 16 */
   readonly hashes?: number;
+  /** Keys kept as exact hashes before the Bloom filter is allocated. @defaultValue 16384 */
+  readonly exactUpTo?: number;
 }
 
+/** 2^21: a key's hash is h1 (32 bits) × 2^21 + 21 bits of h2, exact in a double. */
+const LOW = 2 ** 21;
+
 export class KeyFilter {
-  readonly #words: Uint32Array;
-  readonly #mask: number;
+  #words: Uint32Array | undefined;
+  readonly #bits: number;
   readonly #hashes: number;
+  readonly #exactUpTo: number;
+  #exact: Set<number> | undefined = new Set<number>();
   readonly #columns: readonly number[];
   #repeats = false;
 
@@ -30,9 +41,9 @@ export class KeyFilter {
     const bits = o.bits ?? 2 ** 25;
     if (!Number.isInteger(Math.log2(bits)) || bits < 32 || bits > 2 ** 31)
       throw new RangeError(`KeyFilter bits must be a power of two from 32 to 2^31, got ${bits}`);
-    this.#words = new Uint32Array(bits / 32);
-    this.#mask = bits - 1;
+    this.#bits = bits;
     this.#hashes = Math.max(1, o.hashes ?? 16);
+    this.#exactUpTo = o.exactUpTo ?? 16_384;
     this.#columns = columns;
   }
 
@@ -45,26 +56,33 @@ export class KeyFilter {
   add(row: readonly unknown[]): void {
     if (this.#repeats) return;
     const cols = this.#columns;
-    // Two independent 32-bit hashes of the key text (MurmurHash3's mixing, two seeds); probe i is
-    // h1 + i·h2 (Kirsch–Mitzenmacher). Both must be strong in their low bits: only those index the array.
-    let h1 = 0x9747b28c;
-    let h2 = 0x5bd1e995;
-    for (let c = 0; c < cols.length; c++) {
-      const s = keyText(row[cols[c]!]);
-      for (let i = 0; i <= s.length; i++) {
-        // the last step (i = length) mixes in a separator, so that ('ab','c') and ('a','bc') differ
-        let k = Math.imul(i < s.length ? s.charCodeAt(i) : 0x1_0000, 0xcc9e2d51);
-        k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-        h1 ^= k;
-        h1 = (Math.imul((h1 << 13) | (h1 >>> 19), 5) + 0xe6546b64) | 0;
-        h2 ^= k;
-        h2 = (Math.imul((h2 << 17) | (h2 >>> 15), 5) + 0x7a3bc1d5) | 0;
+    let text = keyText(row[cols[0]!]);
+    for (let c = 1; c < cols.length; c++) text += '\u0000' + keyText(row[cols[c]!]);
+    const h = hash(text);
+    const exact = this.#exact;
+    if (exact !== undefined) {
+      if (exact.has(h)) {
+        this.#repeats = true;
+        return;
       }
+      if (exact.size < this.#exactUpTo) {
+        exact.add(h);
+        return;
+      }
+      // too many to keep exactly: from here on, the Bloom filter (with every key so far)
+      this.#words = new Uint32Array(this.#bits / 32);
+      for (const k of exact) this.#probe(k);
+      this.#exact = undefined;
     }
-    h1 = fmix(h1);
-    h2 = fmix(h2 ^ 0x2545f491) | 1; // odd: the probes never collapse onto one bit
-    const words = this.#words;
-    const mask = this.#mask;
+    if (this.#probe(h)) this.#repeats = true;
+  }
+
+  /** Sets the key's bits; true when all were set already (the key may have been seen). */
+  #probe(h: number): boolean {
+    const h1 = Math.floor(h / LOW) | 0;
+    const h2 = (h % LOW) | 1; // odd: the probes never collapse onto one bit
+    const words = this.#words!;
+    const mask = this.#bits - 1;
     let seen = true;
     for (let i = 0; i < this.#hashes; i++) {
       const bit = (h1 + Math.imul(i, h2)) & mask;
@@ -75,8 +93,29 @@ export class KeyFilter {
         words[w] = words[w]! | m;
       }
     }
-    if (seen) this.#repeats = true;
+    return seen;
   }
+}
+
+/**
+ * Two independent 32-bit hashes of the key text (MurmurHash3's mixing, two seeds), as one 53-bit
+ * number: h1 and the top 21 bits of h2. Both must be strong in their low bits: only those index the
+ * Bloom filter (probe i is h1 + i·h2, Kirsch–Mitzenmacher).
+ */
+function hash(s: string): number {
+  let h1 = 0x9747b28c;
+  let h2 = 0x5bd1e995;
+  for (let i = 0; i < s.length; i++) {
+    let k = Math.imul(s.charCodeAt(i), 0xcc9e2d51);
+    k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    h1 ^= k;
+    h1 = (Math.imul((h1 << 13) | (h1 >>> 19), 5) + 0xe6546b64) | 0;
+    h2 ^= k;
+    h2 = (Math.imul((h2 << 17) | (h2 >>> 15), 5) + 0x7a3bc1d5) | 0;
+  }
+  h1 = fmix(h1 ^ s.length) >>> 0;
+  h2 = fmix(h2 ^ 0x2545f491) >>> 11;
+  return h1 * LOW + h2;
 }
 
 /** MurmurHash3's finalizer: every input bit affects every output bit. */

@@ -119,7 +119,7 @@ describe('postgres upsert merge', () => {
   });
 
   it('a filter too small (false positives) takes the sorted merge, with the same result', async () => {
-    const tiny = { bits: 512, hashes: 1 };
+    const tiny = { bits: 512, hashes: 1, exactUpTo: 0 };
     const rows: [unknown[], number][] = [];
     for (let i = 1; i <= 200; i++) rows.push([[i, `v${i}`], i]);
     expect((await upsert(intKey, rows, tiny)).map(kind)).toEqual(['sorted']); // distinct keys

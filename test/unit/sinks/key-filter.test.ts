@@ -39,9 +39,21 @@ describe('KeyFilter', () => {
   });
 
   it('a filter too small for its keys reports false positives, never a missed repeat', () => {
-    const f = new KeyFilter([0], { bits: 512, hashes: 1 });
+    const f = new KeyFilter([0], { bits: 512, hashes: 1, exactUpTo: 0 });
     for (let i = 0; i < 200 && !f.repeats; i++) f.add([`k${i}`]);
     expect(f.repeats).toBe(true); // 200 distinct keys, one bit each of 512: a collision is all but certain
+  });
+
+  it('keeps a small batch exactly, and carries its keys into the Bloom filter past exactUpTo', () => {
+    const f = new KeyFilter([0], { exactUpTo: 100 });
+    for (let i = 0; i < 1000; i++) f.add([`k${i}`]);
+    expect(f.repeats).toBe(false);
+    f.add(['k42']); // seen while the filter was still exact
+    expect(f.repeats).toBe(true);
+    const g = new KeyFilter([0], { exactUpTo: 100 });
+    for (let i = 0; i < 100; i++) g.add([i]);
+    g.add([7]);
+    expect(g.repeats).toBe(true);
   });
 
   it('refuses a size that is no power of two', () => {
