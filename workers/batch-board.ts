@@ -12,7 +12,7 @@ export interface BatchProgress extends BatchCounts {
   readonly bytesRead: number;
   readonly bytesTotal: number;
   /**
-   * 0–100, whole numbers: bytes read of the listed size. The parser reads ahead (up to about a MiB),
+   * 0–100, whole numbers: bytes read of the listed size. The parser reads ahead (64 KiB at a time),
    * so it leads the row counts a little; it stays at 99 until every row is accounted for.
    */
   readonly percent: number;
