@@ -87,6 +87,38 @@ function rejectRow(batchId: string, r: Reject): Row {
   };
 }
 
+/** The ledger columns of a batch as it is published. */
+function publishedRow(c: BatchCounts, input: InputIdentity, businessDate: string, at: string): Row {
+  return {
+    status: 'published',
+    source_name: input.name,
+    source_uri: input.uri,
+    file_size: input.size,
+    file_sha256: input.sha256,
+    business_date: businessDate,
+    rows_read: c.rowsRead,
+    rows_loaded: c.rowsLoaded,
+    rows_rejected: c.rowsRejected,
+    rows_filtered: c.rowsFiltered,
+    error_code: null,
+    error: null,
+    finished_at: at,
+  };
+}
+
+/** The `batch.published` event of a publish, into the outbox in its transaction. */
+async function writePublished(
+  trx: Knex.Transaction,
+  events: PublishRequest['events'],
+  c: BatchCounts,
+): Promise<void> {
+  if (!events) return;
+  await writeOutbox(
+    trx,
+    emission(events.spec, (s) => batchEvent(s, 'batch.published', { ...events.data, counts: { ...c } })),
+  );
+}
+
 /** PostgreSQL advisory lock that serializes the content dedupe of one job's publishes. */
 const dedupeLock = (job: string): string => `nightjar:dedupe:${job}`;
 
@@ -471,21 +503,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     },
 
     async publishOwnedInTrx(trx, batchId, { job, fence, counts: c, input, businessDate, dedupe, events }) {
-      const values = {
-        status: 'published',
-        source_name: input.name,
-        source_uri: input.uri,
-        file_size: input.size,
-        file_sha256: input.sha256,
-        business_date: businessDate,
-        rows_read: c.rowsRead,
-        rows_loaded: c.rowsLoaded,
-        rows_rejected: c.rowsRejected,
-        rows_filtered: c.rowsFiltered,
-        error_code: null,
-        error: null,
-        finished_at: now(),
-      };
+      const values = publishedRow(c, input, businessDate, now());
       const owned = { batch_id: batchId, attempts: fence, status: 'running' };
       let changed: number;
       if (dialect === 'postgres') {
@@ -508,14 +526,7 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
           .first<Row | undefined>('status', 'attempts');
         throw lostBeforePublish(batchId, fence, row);
       }
-      if (events) {
-        await writeOutbox(
-          trx,
-          emission(events.spec, (s) =>
-            batchEvent(s, 'batch.published', { ...events.data, counts: { ...c } }),
-          ),
-        );
-      }
+      await writePublished(trx, events, c);
     },
 
     async dedupeAndSupersedeInTrx(trx, e) {
@@ -593,29 +604,10 @@ export function createKnexLedger(knex: Knex, dialect: 'postgres' | 'sqlite'): Kn
     insertRejects,
 
     async publishInTrx(trx, batchId, { counts: c, input, businessDate, events }) {
-      if (events) {
-        await writeOutbox(
-          trx,
-          emission(events.spec, (s) =>
-            batchEvent(s, 'batch.published', { ...events.data, counts: { ...c } }),
-          ),
-        );
-      }
-      await trx(BATCHES).where({ batch_id: batchId }).update({
-        status: 'published',
-        source_name: input.name,
-        source_uri: input.uri,
-        file_size: input.size,
-        file_sha256: input.sha256,
-        business_date: businessDate,
-        rows_read: c.rowsRead,
-        rows_loaded: c.rowsLoaded,
-        rows_rejected: c.rowsRejected,
-        rows_filtered: c.rowsFiltered,
-        error_code: null,
-        error: null,
-        finished_at: now(),
-      });
+      await writePublished(trx, events, c);
+      await trx(BATCHES)
+        .where({ batch_id: batchId })
+        .update(publishedRow(c, input, businessDate, now()));
     },
   };
   // Once per ledger object, not per batch: the tables do not go away under a running process.

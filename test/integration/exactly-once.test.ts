@@ -81,28 +81,46 @@ async function raceTwoAttempts(
   return [first, await second];
 }
 
+/**
+ * A 30,000-row file (one line rejected) raced by two attempts on PostgreSQL: the stalled first one
+ * publishes nothing, the second one copy, its counts and its one reject. `before` prepares the ledger.
+ */
+async function raceOnPostgres(
+  job: JobDefinition,
+  batchId: string,
+  before?: (rt: JobRuntime) => Promise<void>,
+): Promise<void> {
+  await writeFile(path.join(dir, 'in', 'big.csv'), csv(1, 30_000) + 'x,"bad",x,oops,20200101,A,EU\n');
+  const sinks = new SinkPool();
+  try {
+    const rt = await createJobRuntime(job, sinks);
+    await before?.(rt);
+    const [first, second] = await raceTwoAttempts(rt, batchId, 'big.csv');
+    expect(first).toMatchObject({ code: 'OWNERSHIP_LOST' });
+    expect(second).toMatchObject({ status: 'published', rowsLoaded: 30_000, rowsRejected: 1 });
+    const [t] = await rows(
+      'SELECT count(*)::int AS n, count(DISTINCT _source_line)::int AS lines FROM customers',
+    );
+    expect(t).toEqual({ n: 30_000, lines: 30_000 });
+    const [ledger] = await rows(
+      'SELECT status, attempts, rows_read::int, rows_loaded::int, rows_rejected::int FROM nightjar_batches',
+    );
+    expect(ledger).toEqual({
+      status: 'published',
+      attempts: 2,
+      rows_read: 30_001,
+      rows_loaded: 30_000,
+      rows_rejected: 1,
+    });
+    expect(await rows('SELECT line::int FROM nightjar_rejects')).toEqual([{ line: 30_002 }]);
+  } finally {
+    await sinks.close();
+  }
+}
+
 describe('ownership at publish', () => {
   it('PostgreSQL: a stalled attempt that lost the batch publishes nothing; the table holds one copy', async () => {
-    const job = await writeJob(dir, 'race');
-    await writeFile(path.join(dir, 'in', 'big.csv'), csv(1, 30_000) + 'x,"bad",x,oops,20200101,A,EU\n');
-    const sinks = new SinkPool();
-    try {
-      const rt = await createJobRuntime(job, sinks);
-      const [first, second] = await raceTwoAttempts(rt, 'race-b1', 'big.csv');
-      expect(first).toMatchObject({ code: 'OWNERSHIP_LOST' });
-      expect(second).toMatchObject({ status: 'published', rowsLoaded: 30_000, rowsRejected: 1 });
-      const [t] = await rows(
-        'SELECT count(*)::int AS n, count(DISTINCT _source_line)::int AS lines FROM customers',
-      );
-      expect(t).toEqual({ n: 30_000, lines: 30_000 });
-      const [ledger] = await rows(
-        'SELECT status, attempts, rows_loaded::int, rows_rejected::int FROM nightjar_batches',
-      );
-      expect(ledger).toEqual({ status: 'published', attempts: 2, rows_loaded: 30_000, rows_rejected: 1 });
-      expect(await rows('SELECT line::int FROM nightjar_rejects')).toEqual([{ line: 30_002 }]);
-    } finally {
-      await sinks.close();
-    }
+    await raceOnPostgres(await writeJob(dir, 'race'), 'race-b1');
   });
 
   it('SQLite: an attempt overtaken between its claim and its load publishes nothing', async () => {
@@ -269,37 +287,13 @@ describe('append into an unkeyed table (ownership and publish in one statement)'
     runBatch(rt, { batchId, input }, { attempt, final: false, logger: createLogger({ level: 'silent' }) });
 
   it('a stalled attempt that lost the batch publishes nothing; stale rejects of earlier attempts go', async () => {
-    const job = await plainJob('plain-race');
-    await writeFile(path.join(dir, 'in', 'big.csv'), csv(1, 30_000) + 'x,"bad",x,oops,20200101,A,EU\n');
-    const sinks = new SinkPool();
-    try {
-      const rt = await createJobRuntime(job, sinks);
+    await raceOnPostgres(await plainJob('plain-race'), 'plain-b1', async (rt) => {
       await rt.sink.ledger.ensure();
       // A reject an earlier, failed attempt left behind: the publishing attempt's rejects replace it.
       await pg
         .knex('nightjar_rejects')
         .insert({ batch_id: 'plain-b1', line: 7, raw: 'r', reason: 'x', errors: '[]' });
-      const [first, second] = await raceTwoAttempts(rt, 'plain-b1', 'big.csv');
-      expect(first).toMatchObject({ code: 'OWNERSHIP_LOST' });
-      expect(second).toMatchObject({ status: 'published', rowsLoaded: 30_000, rowsRejected: 1 });
-      const [t] = await rows(
-        'SELECT count(*)::int AS n, count(DISTINCT _source_line)::int AS lines FROM customers',
-      );
-      expect(t).toEqual({ n: 30_000, lines: 30_000 });
-      const [ledger] = await rows(
-        'SELECT status, attempts, rows_read::int, rows_loaded::int, rows_rejected::int FROM nightjar_batches',
-      );
-      expect(ledger).toEqual({
-        status: 'published',
-        attempts: 2,
-        rows_read: 30_001,
-        rows_loaded: 30_000,
-        rows_rejected: 1,
-      });
-      expect(await rows('SELECT line::int FROM nightjar_rejects')).toEqual([{ line: 30_002 }]);
-    } finally {
-      await sinks.close();
-    }
+    });
   });
 
   it('skips the same content, supersedes a re-delivery, and a re-run replaces only its own rows', async () => {

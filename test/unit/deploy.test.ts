@@ -13,6 +13,7 @@ import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse } from 'yaml';
 import { createMetrics } from '../../core/observe/metrics.js';
+import { binFlags } from '../../bench/worker.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const read = (f: string) => readFileSync(path.join(REPO, f), 'utf8');
@@ -106,8 +107,7 @@ describe('deploy/', () => {
   });
 
   it('the image runs node with the flags of bin/nightjar.js, which runs as a command', () => {
-    const shebang = read('bin/nightjar.js').split('\n', 1)[0]!;
-    const flags = /^#!\/usr\/bin\/env -S node(.*)$/.exec(shebang)![1]!.trim().split(/\s+/);
+    const flags = binFlags(); // what the bench starts workers with, too
     expect(flags).toContain('--max-semi-space-size=8');
     const entry = /^ENTRYPOINT (.+)$/m.exec(read('Dockerfile'))![1]!;
     expect(JSON.parse(entry)).toEqual(['node', ...flags, 'bin/nightjar.js']);

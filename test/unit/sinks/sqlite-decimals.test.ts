@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { BatchTarget, TargetColumn } from '../../../core/contracts.js';
 import { createSqliteKnex, createSqliteSink } from '../../../connectors/sinks/sqlite.sink.js';
+import { claimedBatch } from './claimed-batch.js';
 
 const columns: TargetColumn[] = [
   { name: 'id', type: 'integer', nullable: false },
@@ -28,31 +29,9 @@ const money = (units: bigint): string => {
 };
 
 async function load(values: string[]): Promise<void> {
-  await sink.ledger.ensure();
-  const batchId = `b${++loads}`;
-  const t = { ...target, batchId };
-  await sink.prepare(t);
-  const claim = await sink.ledger.claim({
-    batchId,
-    job: 'unit',
-    inputName: `${batchId}.csv`,
-    mappingName: 'm',
-    mappingVersion: '1',
-    targetTable: 'accounts',
-    forced: false,
-    rerun: false,
-  });
-  if (claim.kind !== 'claimed') throw new Error('not claimed');
-  const batch = await sink.begin(t);
+  const { batch, publish } = await claimedBatch(sink, { ...target, batchId: `b${++loads}` });
   values.forEach((v, i) => batch.add([i + 1, v], i + 2, ''));
-  await batch.publish({
-    counts: { rowsRead: values.length, rowsLoaded: values.length, rowsRejected: 0, rowsFiltered: 0 },
-    fence: claim.fence,
-    input: { name: `${batchId}.csv`, uri: 'memory:', size: 0, sha256: String(loads).padStart(64, '0') },
-    businessDate: '20260101',
-    dedupe: false,
-    supersede: false,
-  });
+  await publish(values.length);
 }
 
 describe('SQLite decimal columns', () => {

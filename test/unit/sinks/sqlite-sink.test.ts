@@ -4,9 +4,10 @@
  * repeated keys, and a row the store refuses fails the batch naming its source line, loading nothing.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { BatchCounts, BatchTarget, SinkBatch, TargetColumn } from '../../../core/contracts.js';
+import type { BatchTarget, SinkBatch, TargetColumn } from '../../../core/contracts.js';
 import { NightjarError } from '../../../core/errors.js';
 import { createSqliteKnex, createSqliteSink } from '../../../connectors/sinks/sqlite.sink.js';
+import { claimedBatch, type ClaimedBatch } from './claimed-batch.js';
 
 const columns: TargetColumn[] = [
   { name: 'id', type: 'integer', nullable: false },
@@ -21,42 +22,13 @@ afterAll(async () => {
   await sink.close();
 });
 
-interface Load {
+interface Load extends ClaimedBatch {
   readonly batchId: string;
-  readonly batch: SinkBatch;
-  publish(rows: number): Promise<BatchCounts>;
 }
 
 async function begin(target: Omit<BatchTarget, 'batchId' | 'job'>): Promise<Load> {
-  await sink.ledger.ensure();
   const batchId = `b${++batches}`;
-  const t: BatchTarget = { ...target, batchId, job: 'unit' };
-  await sink.prepare(t);
-  const claim = await sink.ledger.claim({
-    batchId,
-    job: 'unit',
-    inputName: `${batchId}.csv`,
-    mappingName: 'm',
-    mappingVersion: '1',
-    targetTable: t.table,
-    forced: false,
-    rerun: false,
-  });
-  if (claim.kind !== 'claimed') throw new Error('not claimed');
-  const batch = await sink.begin(t);
-  return {
-    batchId,
-    batch,
-    publish: (rows) =>
-      batch.publish({
-        counts: { rowsRead: rows, rowsLoaded: rows, rowsRejected: 0, rowsFiltered: 0 },
-        fence: claim.fence,
-        input: { name: `${batchId}.csv`, uri: 'memory:', size: 0, sha256: String(batches).padStart(64, '0') },
-        businessDate: '20260101',
-        dedupe: false,
-        supersede: false,
-      }),
-  };
+  return { batchId, ...(await claimedBatch(sink, { ...target, batchId, job: 'unit' })) };
 }
 
 /** Adds rows `[id, name]` at lines 2, 3, …, like `runBatch` does: one reused values array. */
